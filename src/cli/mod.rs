@@ -1,0 +1,138 @@
+//! The command line: a plain clap struct, and one function per command
+//! family that loads what it needs and calls into the library.
+
+mod cases;
+mod ingest;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config, ConfigError};
+use crate::store::Store;
+use crate::templates::Templates;
+
+/// Runs a project's security inbox.
+#[derive(Debug, Parser)]
+#[command(name = "secdesk", version, about)]
+pub struct Cli {
+    /// Configuration file (else $SECDESK_CONFIG, else /etc/secdesk/secdesk.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// File one raw RFC 5322 message (from an MTA pipe or a replay).
+    Ingest {
+        /// The message file, or - for standard input.
+        #[arg(default_value = "-")]
+        file: String,
+        /// Print {"outcome": …, "case": …}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List cases, newest first.
+    Cases {
+        /// Only cases in this state.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only open cases past the response deadline with no human response.
+        #[arg(long)]
+        overdue: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One case with its messages and events.
+    Show {
+        /// The case id, e.g. SEC-2026-0001.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Messages recorded under no case: rejected mail and unmatched
+    /// auto-replies.
+    Unfiled {
+        /// How many, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A usage error (exit code 2) naming the argument at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Exit code for an error: 2 for usage and configuration, else 1.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<UsageError>().is_some() || e.downcast_ref::<ConfigError>().is_some() {
+        2
+    } else {
+        1
+    }
+}
+
+/// An error chain on one line.
+pub fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Loads the configuration named on the command line (or by default).
+pub fn load_config(cli_path: Option<&std::path::Path>) -> Result<Config> {
+    let path = config::default_path(cli_path);
+    Ok(config::load(&path)?)
+}
+
+/// Opens the store the configuration names.
+pub fn open_store(cfg: &Config) -> Result<Store> {
+    Store::open(&cfg.store.path, &cfg.store.data_dir)
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default level.
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    init_logging("warn");
+    let cfg = load_config(cli.config.as_deref())?;
+    match cli.command {
+        Command::Ingest { file, json } => {
+            let templates = Templates::load(cfg.templates.dir.as_deref())?;
+            ingest::run(&cfg, &templates, &file, json)
+        }
+        Command::Cases {
+            state,
+            overdue,
+            json,
+        } => {
+            let state = match state {
+                Some(s) => Some(
+                    s.parse()
+                        .map_err(|e: String| UsageError(format!("--state: {e}")))?,
+                ),
+                None => None,
+            };
+            cases::list(&open_store(&cfg)?, state, overdue, json)
+        }
+        Command::Show { id, json } => cases::show(&cfg, &open_store(&cfg)?, &id, json),
+        Command::Unfiled { limit, json } => cases::unfiled(&open_store(&cfg)?, limit, json),
+    }
+}

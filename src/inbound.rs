@@ -1,0 +1,324 @@
+//! What an inbound message does to the case log: the pure decision.
+//!
+//! [`plan_inbound`] takes the parsed message, its classification, the case
+//! it threads to (if any), the ack counts of the last hour and `now`, and
+//! returns a [`Plan`]: the outcome, the case to open or touch, the events to
+//! record and whether to queue an acknowledgement. The ingest pipeline
+//! commits the whole plan in one transaction.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::case::report::{missing_items, ReportItem};
+use crate::case::{sla, CaseId, State};
+use crate::config::LimitsConfig;
+use crate::mail::classify::{Classification, NoReply};
+use crate::mail::parse::Incoming;
+
+/// The outcome `secdesk ingest --json` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    NewCase,
+    FollowUp,
+    Duplicate,
+    AutoReply,
+    Rejected,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::NewCase => "new_case",
+            Outcome::FollowUp => "follow_up",
+            Outcome::Duplicate => "duplicate",
+            Outcome::AutoReply => "auto_reply",
+            Outcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// The existing case a message threads to, and how it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thread {
+    pub case: CaseId,
+    pub state: State,
+    pub reporter_address: String,
+    /// `"reference"` or `"subject_tag"`.
+    pub matched_by: &'static str,
+}
+
+/// Acknowledgements queued in the last hour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AckCounts {
+    pub to_sender: u32,
+    pub total: u32,
+}
+
+/// What to do about the acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckDecision {
+    /// Queue one (the store's unique key still guarantees at most one).
+    Queue,
+    /// A new case that gets none, and why (recorded as an event).
+    Suppressed(String),
+    /// Not a new case: acknowledgements are only for new reports.
+    NotApplicable,
+}
+
+/// A case to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCase {
+    pub id: CaseId,
+    pub reporter_address: String,
+    pub reporter_name: String,
+    pub subject: String,
+    pub received_at: DateTime<Utc>,
+    pub response_due_at: DateTime<Utc>,
+    pub missing: Vec<ReportItem>,
+}
+
+/// An event to append to the case's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedEvent {
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+/// The whole decision for one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub outcome: Outcome,
+    /// The case the message is filed under, if any.
+    pub case: Option<CaseId>,
+    pub new_case: Option<NewCase>,
+    /// Stored on the message row: `report`, `follow_up`, `auto_reply`.
+    pub message_kind: &'static str,
+    pub events: Vec<PlannedEvent>,
+    pub ack: AckDecision,
+}
+
+/// Everything [`plan_inbound`] needs besides the message.
+#[derive(Debug, Clone)]
+pub struct Inputs<'a> {
+    pub classification: &'a Classification,
+    pub thread: Option<&'a Thread>,
+    /// The id a new case would get.
+    pub next_case_id: CaseId,
+    pub counts: AckCounts,
+    pub limits: &'a LimitsConfig,
+    pub response_window: Duration,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Decides what `m` does to the case log.
+pub fn plan_inbound(m: &Incoming, i: &Inputs<'_>) -> Plan {
+    let class = i.classification;
+    if let Some(t) = i.thread {
+        let (outcome, kind, event) = match class {
+            Classification::NoReply(r) if !r.opens_case() => {
+                (Outcome::AutoReply, "auto_reply", "auto_reply_received")
+            }
+            _ => (Outcome::FollowUp, "follow_up", "message_received"),
+        };
+        return Plan {
+            outcome,
+            case: Some(t.case.clone()),
+            new_case: None,
+            message_kind: kind,
+            events: vec![PlannedEvent {
+                kind: event,
+                detail: format!("{} (matched by {}, {})", kind, t.matched_by, class.as_str()),
+            }],
+            ack: AckDecision::NotApplicable,
+        };
+    }
+
+    if let Classification::NoReply(r) = class {
+        if !r.opens_case() {
+            return Plan {
+                outcome: Outcome::AutoReply,
+                case: None,
+                new_case: None,
+                message_kind: "auto_reply",
+                events: vec![PlannedEvent {
+                    kind: "auto_reply_filed",
+                    detail: format!("matched no case; not answered ({})", r.as_str()),
+                }],
+                ack: AckDecision::NotApplicable,
+            };
+        }
+    }
+
+    let from = m.from.as_ref();
+    let reporter_address = from.map(|f| f.address.clone()).unwrap_or_default();
+    let new_case = NewCase {
+        id: i.next_case_id.clone(),
+        reporter_address,
+        reporter_name: from.and_then(|f| f.name.clone()).unwrap_or_default(),
+        subject: m.subject.clone(),
+        received_at: i.received_at,
+        response_due_at: sla::response_due_at(i.received_at, i.response_window),
+        missing: missing_items(&m.subject, &m.body_text),
+    };
+    let ack = match class {
+        Classification::NoReply(r) => {
+            AckDecision::Suppressed(format!("not answered: {}", r.as_str()))
+        }
+        Classification::Answerable if i.counts.to_sender >= i.limits.acks_per_sender_per_hour => {
+            AckDecision::Suppressed(format!(
+                "rate limit: {} acknowledgements to this sender in the last hour",
+                i.counts.to_sender
+            ))
+        }
+        Classification::Answerable if i.counts.total >= i.limits.acks_per_hour => {
+            AckDecision::Suppressed(format!(
+                "rate limit: {} acknowledgements in the last hour",
+                i.counts.total
+            ))
+        }
+        Classification::Answerable => AckDecision::Queue,
+    };
+    let mut events = vec![PlannedEvent {
+        kind: "case_opened",
+        detail: format!(
+            "report received ({}); missing: {}",
+            class.as_str(),
+            if new_case.missing.is_empty() {
+                "nothing".to_string()
+            } else {
+                new_case
+                    .missing
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ),
+    }];
+    if let AckDecision::Suppressed(why) = &ack {
+        events.push(PlannedEvent {
+            kind: "ack_suppressed",
+            detail: why.clone(),
+        });
+    }
+    if matches!(class, Classification::NoReply(NoReply::NoSender)) {
+        events.push(PlannedEvent {
+            kind: "no_reporter_address",
+            detail: "the message has no usable From address; contact the reporter another way"
+                .into(),
+        });
+    }
+    Plan {
+        outcome: Outcome::NewCase,
+        case: Some(new_case.id.clone()),
+        new_case: Some(new_case),
+        message_kind: "report",
+        events,
+        ack,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mail::parse::parse;
+    use chrono::TimeZone;
+
+    fn msg() -> Incoming {
+        parse(include_bytes!("../tests/data/01-report-complete.eml")).unwrap()
+    }
+
+    fn inputs<'a>(
+        class: &'a Classification,
+        thread: Option<&'a Thread>,
+        counts: AckCounts,
+        limits: &'a LimitsConfig,
+    ) -> Inputs<'a> {
+        Inputs {
+            classification: class,
+            thread,
+            next_case_id: CaseId::parse("SEC-2026-0001", "SEC").unwrap(),
+            counts,
+            limits,
+            response_window: Duration::from_secs(48 * 3600),
+            received_at: Utc.with_ymd_and_hms(2026, 11, 23, 9, 13, 0).unwrap(),
+        }
+    }
+
+    const LIMITS: LimitsConfig = LimitsConfig {
+        acks_per_sender_per_hour: 5,
+        acks_per_hour: 200,
+    };
+
+    #[test]
+    fn a_new_report_opens_a_case_and_queues_an_ack() {
+        let c = Classification::Answerable;
+        let p = plan_inbound(&msg(), &inputs(&c, None, AckCounts::default(), &LIMITS));
+        assert_eq!(p.outcome, Outcome::NewCase);
+        assert_eq!(p.ack, AckDecision::Queue);
+        let n = p.new_case.unwrap();
+        assert_eq!(n.reporter_address, "sam@reporter.example");
+        assert_eq!(
+            n.response_due_at,
+            Utc.with_ymd_and_hms(2026, 11, 25, 9, 13, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn rate_limits_suppress_with_a_reason() {
+        let c = Classification::Answerable;
+        let per_sender = AckCounts {
+            to_sender: 5,
+            total: 5,
+        };
+        let p = plan_inbound(&msg(), &inputs(&c, None, per_sender, &LIMITS));
+        assert!(matches!(p.ack, AckDecision::Suppressed(ref w) if w.contains("this sender")));
+        assert!(p.events.iter().any(|e| e.kind == "ack_suppressed"));
+        let global = AckCounts {
+            to_sender: 0,
+            total: 200,
+        };
+        let p = plan_inbound(&msg(), &inputs(&c, None, global, &LIMITS));
+        assert!(matches!(p.ack, AckDecision::Suppressed(ref w) if w.contains("200")));
+        assert_eq!(p.outcome, Outcome::NewCase);
+    }
+
+    #[test]
+    fn threaded_mail_is_a_follow_up_without_ack() {
+        let c = Classification::Answerable;
+        let t = Thread {
+            case: CaseId::parse("SEC-2026-0009", "SEC").unwrap(),
+            state: State::Acknowledged,
+            reporter_address: "sam@reporter.example".into(),
+            matched_by: "reference",
+        };
+        let p = plan_inbound(&msg(), &inputs(&c, Some(&t), AckCounts::default(), &LIMITS));
+        assert_eq!(p.outcome, Outcome::FollowUp);
+        assert_eq!(p.case, Some(t.case.clone()));
+        assert_eq!(p.ack, AckDecision::NotApplicable);
+        let auto = Classification::NoReply(NoReply::AutoSubmitted);
+        let p = plan_inbound(
+            &msg(),
+            &inputs(&auto, Some(&t), AckCounts::default(), &LIMITS),
+        );
+        assert_eq!(p.outcome, Outcome::AutoReply);
+        assert_eq!(p.case, Some(t.case));
+    }
+
+    #[test]
+    fn unthreaded_machine_mail_opens_no_case() {
+        let c = Classification::NoReply(NoReply::DeliveryReport);
+        let p = plan_inbound(&msg(), &inputs(&c, None, AckCounts::default(), &LIMITS));
+        assert_eq!(p.outcome, Outcome::AutoReply);
+        assert_eq!(p.case, None);
+    }
+
+    #[test]
+    fn list_mail_opens_a_case_but_is_not_answered() {
+        let c = Classification::NoReply(NoReply::MailingList);
+        let p = plan_inbound(&msg(), &inputs(&c, None, AckCounts::default(), &LIMITS));
+        assert_eq!(p.outcome, Outcome::NewCase);
+        assert!(matches!(p.ack, AckDecision::Suppressed(ref w) if w.contains("mailing_list")));
+    }
+}

@@ -1,0 +1,32 @@
+//! secdesk runs an open-source project's security inbox.
+//!
+//! Reporters mail `security@…`; secdesk reads that mailbox, files each report
+//! as a case in a SQLite case log, acknowledges it at once with the case id,
+//! watches the policy's 48-hour response window and carries the case through
+//! triage, fix, release and disclosure. The map of the crate:
+//!
+//! - [`config`] — the TOML file and `SECDESK_*` overrides → a validated
+//!   [`config::Config`].
+//! - [`mail`] — pure: [`mail::parse`] (bytes → [`mail::parse::Incoming`]),
+//!   [`mail::classify`] (answer or not, and why), [`mail::thread`] (which
+//!   case), [`mail::compose`] (outgoing mail as data).
+//! - [`case`] — pure: case ids, states and transitions, what a report lacks,
+//!   SLA arithmetic.
+//! - [`inbound`] — pure: what one inbound message does to the case log (a
+//!   [`inbound::Plan`]).
+//! - [`ingest`] — the pipeline that applies a plan in one transaction.
+//! - [`store`] — SQLite and the content-addressed data directory.
+//! - [`templates`] — the handlebars mail texts.
+//! - [`cli`] — the commands, thin over the above.
+//!
+//! Time is always passed in (`now`); nothing in the pure modules reads the
+//! clock, opens a socket or touches the database.
+
+pub mod case;
+pub mod cli;
+pub mod config;
+pub mod inbound;
+pub mod ingest;
+pub mod mail;
+pub mod store;
+pub mod templates;

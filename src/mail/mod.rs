@@ -1,0 +1,12 @@
+//! Mail as data: parsing inbound bytes, deciding whether to answer, finding
+//! the case a message belongs to, and composing outbound mail. Pure — no
+//! sockets, no database, no clock.
+
+pub mod classify;
+pub mod compose;
+pub mod parse;
+pub mod thread;
+
+/// Our loop-detection header: present on every mail secdesk sends, so a
+/// copy that comes back is recognised and never answered.
+pub const LOOP_HEADER: &str = "X-Secdesk-Loop";

@@ -1,0 +1,18 @@
+//! The `secdesk` binary: parse arguments, run the command, map errors to
+//! exit codes (0 ok, 1 runtime failure, 2 usage or configuration error).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = secdesk::cli::Cli::parse();
+    match secdesk::cli::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = secdesk::cli::exit_code(&e);
+            eprintln!("secdesk: {}", secdesk::cli::one_line(&e));
+            ExitCode::from(code)
+        }
+    }
+}

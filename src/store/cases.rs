@@ -1,0 +1,334 @@
+//! Reading cases for people and tools: the case object of DESIGN.md's
+//! interfaces, listings with filters, and one case with its messages and
+//! events.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Row};
+use serde::Serialize;
+
+use super::{parse_ts, ts, Store};
+
+/// One case as `cases --json` prints it. The first fields are the contract
+/// of DESIGN.md; the rest extend it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseRow {
+    pub id: String,
+    pub state: String,
+    pub reporter: String,
+    pub subject: String,
+    pub received_at: String,
+    pub acknowledged_at: Option<String>,
+    pub first_response_at: Option<String>,
+    pub response_due_at: String,
+    pub severity: Option<String>,
+    pub reporter_name: String,
+    pub missing_items: Vec<String>,
+    pub assignee: Option<String>,
+    pub impact: Option<String>,
+    pub cvss_vector: Option<String>,
+    pub decision_reason: Option<String>,
+    pub duplicate_of: Option<String>,
+    pub fix_ref: Option<String>,
+    pub fixed_version: Option<String>,
+    pub affected_versions: Option<String>,
+    pub introduced_in: Option<String>,
+    pub user_impact: Option<String>,
+    pub advisory: Option<String>,
+    pub credit_consent: Option<String>,
+    pub credit_name: Option<String>,
+    /// A permanent send failure (5xx) on mail for this case, for the lead.
+    pub send_failure: Option<String>,
+}
+
+const CASE_COLUMNS: &str = "id, state, reporter_address, subject, received_at, acknowledged_at,
+    first_response_at, response_due_at, severity, reporter_name, missing_items, assignee, impact,
+    cvss_vector, decision_reason, duplicate_of, fix_ref, fixed_version, affected_versions,
+    introduced_in, user_impact, advisory, credit_consent, credit_name, send_failure";
+
+fn case_row(r: &Row<'_>) -> rusqlite::Result<CaseRow> {
+    let missing: String = r.get(10)?;
+    Ok(CaseRow {
+        id: r.get(0)?,
+        state: r.get(1)?,
+        reporter: r.get(2)?,
+        subject: r.get(3)?,
+        received_at: r.get(4)?,
+        acknowledged_at: r.get(5)?,
+        first_response_at: r.get(6)?,
+        response_due_at: r.get(7)?,
+        severity: r.get(8)?,
+        reporter_name: r.get(9)?,
+        missing_items: serde_json::from_str(&missing).unwrap_or_default(),
+        assignee: r.get(11)?,
+        impact: r.get(12)?,
+        cvss_vector: r.get(13)?,
+        decision_reason: r.get(14)?,
+        duplicate_of: r.get(15)?,
+        fix_ref: r.get(16)?,
+        fixed_version: r.get(17)?,
+        affected_versions: r.get(18)?,
+        introduced_in: r.get(19)?,
+        user_impact: r.get(20)?,
+        advisory: r.get(21)?,
+        credit_consent: r.get(22)?,
+        credit_name: r.get(23)?,
+        send_failure: r.get(24)?,
+    })
+}
+
+impl CaseRow {
+    pub fn response_due(&self) -> Option<DateTime<Utc>> {
+        parse_ts(&self.response_due_at)
+    }
+
+    pub fn received(&self) -> Option<DateTime<Utc>> {
+        parse_ts(&self.received_at)
+    }
+
+    /// Open, not yet answered by a person, and past its deadline.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.first_response_at.is_none()
+            && !self.is_closed()
+            && self.response_due().is_some_and(|d| d < now)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.state
+            .parse::<crate::case::State>()
+            .map(|s| s.is_closed())
+            .unwrap_or(false)
+    }
+}
+
+/// Filters for [`Store::list_cases`].
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub state: Option<crate::case::State>,
+    /// Only cases past their response deadline with no human response.
+    pub overdue_at: Option<DateTime<Utc>>,
+}
+
+/// One message of a case, inbound or outbound, as `show --json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub direction: &'static str,
+    pub kind: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub message_id: Option<String>,
+    pub date: Option<String>,
+    pub classification: Option<String>,
+    /// Outbound only: queued, sent or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip)]
+    pub body: String,
+    #[serde(skip)]
+    pub attachments: Vec<AttachmentView>,
+}
+
+/// An attachment's metadata, for `show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachmentView {
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+/// One audit event.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventView {
+    pub at: String,
+    pub kind: String,
+    pub actor: String,
+    pub detail: String,
+}
+
+/// A message secdesk recorded but filed under no case (rejected, or an
+/// auto-reply that matched nothing).
+#[derive(Debug, Clone, Serialize)]
+pub struct UnfiledView {
+    pub received_at: String,
+    pub kind: String,
+    pub classification: String,
+    pub from: String,
+    pub subject: String,
+    pub reason: Option<String>,
+    pub sha256: String,
+    pub size: i64,
+}
+
+impl Store {
+    /// Cases, newest first.
+    pub fn list_cases(&self, f: &CaseFilter) -> Result<Vec<CaseRow>> {
+        let mut sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE 1 = 1");
+        let mut args: Vec<String> = Vec::new();
+        if let Some(s) = f.state {
+            args.push(s.as_str().to_string());
+            sql.push_str(&format!(" AND state = ?{}", args.len()));
+        }
+        if let Some(now) = f.overdue_at {
+            args.push(ts(now));
+            sql.push_str(&format!(
+                " AND first_response_at IS NULL AND response_due_at < ?{}
+                  AND state NOT IN ('invalid', 'duplicate', 'disclosed')",
+                args.len()
+            ));
+        }
+        sql.push_str(" ORDER BY received_at DESC, seq DESC");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), case_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .context("listing cases")?;
+        Ok(rows)
+    }
+
+    /// One case by id.
+    pub fn get_case(&self, id: &str) -> Result<Option<CaseRow>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?1"),
+                [id],
+                case_row,
+            )
+            .optional()
+            .with_context(|| format!("reading case {id}"))
+    }
+
+    /// A case's messages, inbound and outbound, in time order.
+    pub fn case_messages(&self, id: &str) -> Result<Vec<MessageView>> {
+        let mut out: Vec<(String, MessageView)> = Vec::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT id, kind, from_address, to_addresses, subject, message_id, date, classification,
+                    body_text, received_at
+             FROM messages WHERE case_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            let to: String = r.get(3)?;
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(9)?,
+                MessageView {
+                    direction: "in",
+                    kind: r.get(1)?,
+                    from: r.get(2)?,
+                    to: to
+                        .split(", ")
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect(),
+                    subject: r.get(4)?,
+                    message_id: r.get(5)?,
+                    date: r.get::<_, Option<String>>(6)?,
+                    classification: r.get(7)?,
+                    status: None,
+                    body: r.get(8)?,
+                    attachments: Vec::new(),
+                },
+            ))
+        })?;
+        for row in rows {
+            let (row_id, received_at, mut view) = row?;
+            view.attachments = self.attachments(row_id)?;
+            // `date` in show is when we have it from the sender, else receipt.
+            if view.date.is_none() {
+                view.date = Some(received_at.clone());
+            }
+            out.push((received_at, view));
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT kind, recipients, subject, message_id, created_at, sent_at, status, body,
+                    last_error
+             FROM outbox WHERE case_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            let to: String = r.get(1)?;
+            let created: String = r.get(4)?;
+            let sent: Option<String> = r.get(5)?;
+            Ok((
+                created.clone(),
+                MessageView {
+                    direction: "out",
+                    kind: r.get(0)?,
+                    from: String::new(),
+                    to: serde_json::from_str(&to).unwrap_or_default(),
+                    subject: r.get(2)?,
+                    message_id: r.get(3)?,
+                    date: Some(sent.unwrap_or(created)),
+                    classification: None,
+                    status: Some(r.get(6)?),
+                    body: r.get(7)?,
+                    attachments: Vec::new(),
+                },
+            ))
+        })?;
+        for row in rows {
+            out.push(row?);
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out.into_iter().map(|(_, v)| v).collect())
+    }
+
+    fn attachments(&self, message_row: i64) -> Result<Vec<AttachmentView>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT display_name, content_type, size, sha256 FROM attachments
+             WHERE message_row = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([message_row], |r| {
+                Ok(AttachmentView {
+                    name: r.get(0)?,
+                    content_type: r.get(1)?,
+                    size: r.get(2)?,
+                    sha256: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// A case's audit trail, oldest first.
+    pub fn case_events(&self, id: &str) -> Result<Vec<EventView>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at, kind, actor, detail FROM events WHERE case_id = ?1 ORDER BY id")?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok(EventView {
+                    at: r.get(0)?,
+                    kind: r.get(1)?,
+                    actor: r.get(2)?,
+                    detail: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Messages recorded under no case, newest first (at most `limit`).
+    pub fn unfiled_messages(&self, limit: u32) -> Result<Vec<UnfiledView>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT received_at, kind, classification, from_address, subject, reason, sha256, size
+             FROM messages WHERE case_id IS NULL ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map(params![limit], |r| {
+                Ok(UnfiledView {
+                    received_at: r.get(0)?,
+                    kind: r.get(1)?,
+                    classification: r.get(2)?,
+                    from: r.get(3)?,
+                    subject: r.get(4)?,
+                    reason: r.get(5)?,
+                    sha256: r.get(6)?,
+                    size: r.get(7)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}

@@ -1,0 +1,330 @@
+//! The case log: one SQLite file plus a content-addressed data directory.
+//!
+//! SQLite (bundled) in WAL mode with `synchronous = FULL`, one writer, every
+//! write an `IMMEDIATE` transaction so two writers queue on the lock instead
+//! of failing half-way. The file is created 0600 and the data dir 0700: the
+//! case log holds unfixed vulnerabilities. Raw messages and attachments live
+//! under `data_dir` by SHA-256 — never under a name taken from a message.
+//!
+//! Submodules hold the queries by concern: [`inbound`] writes what intake
+//! decided, [`cases`] reads cases for the CLI, [`outbox`] is the send queue.
+
+pub mod cases;
+pub mod inbound;
+pub mod outbox;
+pub mod schema;
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+/// How long a writer waits for the lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An open case log.
+pub struct Store {
+    conn: Connection,
+    data_dir: PathBuf,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// Kinds of blob, each its own subdirectory.
+#[derive(Debug, Clone, Copy)]
+pub enum BlobKind {
+    /// Raw inbound messages.
+    Raw,
+    /// Decoded attachments.
+    Attachment,
+}
+
+impl BlobKind {
+    fn dir(self) -> &'static str {
+        match self {
+            BlobKind::Raw => "raw",
+            BlobKind::Attachment => "attachments",
+        }
+    }
+}
+
+/// An RFC 3339 UTC timestamp with milliseconds, as stored: the fixed width
+/// makes text order time order.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Parses a stored timestamp.
+pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` with blobs under
+    /// `data_dir`, and brings the schema up to date.
+    pub fn open(path: &Path, data_dir: &Path) -> Result<Store> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.exists() {
+                DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+        }
+        secure_dir(data_dir)?;
+        // Create the file 0600 before SQLite does; SQLite gives -wal and -shm
+        // the permissions of the database file.
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("opening store {}", path.display()))?;
+        let meta = fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("restricting {} to 0600", path.display()))?;
+        }
+        let conn =
+            Connection::open(path).with_context(|| format!("opening store {}", path.display()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .context("enabling WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Store {
+            conn,
+            data_dir: data_dir.to_path_buf(),
+            path: path.to_path_buf(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The blob directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The schema version in the file.
+    pub fn schema_version(&self) -> Result<usize> {
+        let v: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        Ok(usize::try_from(v).unwrap_or(0))
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let current = self.schema_version()?;
+        let known = schema::MIGRATIONS.len();
+        if current > known {
+            bail!(
+                "store {} has schema version {current}, newer than this secdesk knows ({known}); \
+                 run the newer secdesk or restore a backup",
+                self.path.display()
+            );
+        }
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(current) {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch(sql)
+                .with_context(|| format!("applying migration {}", i + 1))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` in one `IMMEDIATE` write transaction, committing on `Ok`.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context("starting a write transaction")?;
+        let out = f(&tx)?;
+        tx.commit().context("committing")?;
+        Ok(out)
+    }
+
+    /// Read access for queries.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Where the blob with `sha256` of `kind` lives.
+    pub fn blob_path(&self, kind: BlobKind, sha256: &str) -> PathBuf {
+        let (a, b) = sha256.split_at(sha256.len().min(2));
+        self.data_dir.join(kind.dir()).join(a).join(b)
+    }
+
+    /// Stores `bytes` under their SHA-256 (given), durably: written to a
+    /// temporary file, fsynced, renamed. Idempotent.
+    pub fn put_blob(&self, kind: BlobKind, sha256: &str, bytes: &[u8]) -> Result<PathBuf> {
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!("not a SHA-256: {sha256:?}");
+        }
+        let path = self.blob_path(kind, sha256);
+        if path.exists() {
+            return Ok(path);
+        }
+        let dir = path.parent().unwrap_or(&self.data_dir);
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+        let tmp = dir.join(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
+        f.write_all(bytes)
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))?;
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(path)
+    }
+
+    /// Reads a blob back.
+    pub fn read_blob(&self, kind: BlobKind, sha256: &str) -> Result<Vec<u8>> {
+        let path = self.blob_path(kind, sha256);
+        fs::read(&path).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+/// Creates `dir` 0700, or tightens an existing one to 0700.
+fn secure_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating data dir {}", dir.display()))?;
+    }
+    let mode = fs::metadata(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting data dir {} to 0700", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Appends one event to the audit trail (`case` `None` for mail that belongs
+/// to no case).
+pub fn record_event(
+    tx: &Transaction<'_>,
+    case: Option<&str>,
+    at: DateTime<Utc>,
+    kind: &str,
+    actor: &str,
+    detail: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO events (case_id, at, kind, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![case, ts(at), kind, actor, detail],
+    )
+    .with_context(|| format!("recording event {kind}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_private_files_and_migrates() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("cases.db");
+        let data = dir.path().join("data");
+        let s = Store::open(&db, &data).unwrap();
+        assert_eq!(s.schema_version().unwrap(), schema::MIGRATIONS.len());
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&db), 0o600);
+        assert_eq!(mode(&data), 0o700);
+        drop(s);
+        // Reopening is a no-op.
+        let s = Store::open(&db, &data).unwrap();
+        assert_eq!(s.schema_version().unwrap(), schema::MIGRATIONS.len());
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("cases.db");
+        let s = Store::open(&db, &dir.path().join("d")).unwrap();
+        s.conn().pragma_update(None, "user_version", 999).unwrap();
+        drop(s);
+        let e = Store::open(&db, &dir.path().join("d")).unwrap_err();
+        assert!(
+            e.to_string().contains("newer than this secdesk knows"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn blobs_are_content_addressed_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("c.db"), &dir.path().join("d")).unwrap();
+        let sha = crate::mail::parse::sha256_hex(b"hello");
+        let p = s.put_blob(BlobKind::Raw, &sha, b"hello").unwrap();
+        assert!(p.starts_with(dir.path().join("d").join("raw")));
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(s.put_blob(BlobKind::Raw, &sha, b"hello").unwrap(), p);
+        assert_eq!(s.read_blob(BlobKind::Raw, &sha).unwrap(), b"hello");
+        assert!(s.put_blob(BlobKind::Raw, "../../etc/passwd", b"x").is_err());
+    }
+
+    #[test]
+    fn events_are_append_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("c.db"), &dir.path().join("d")).unwrap();
+        s.write(|tx| {
+            tx.execute(
+                "INSERT INTO events (case_id, at, kind, actor, detail) VALUES (NULL, 'now', 'x', 'test', '')",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        assert!(s
+            .write(|tx| Ok(tx.execute("UPDATE events SET kind = 'y'", [])?))
+            .is_err());
+        assert!(s
+            .write(|tx| Ok(tx.execute("DELETE FROM events", [])?))
+            .is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! The mail texts: handlebars templates, compiled in and overridable by file
+//! name from `templates.dir`.
+//!
+//! Output is plain text, so HTML escaping is off; strict mode turns a
+//! misspelt field into an error at `check` time instead of a blank in a
+//! reporter's inbox. Reporter-supplied text only ever arrives as context
+//! *data*: templates come from this binary or the operator's directory,
+//! never from a message.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use handlebars::Handlebars;
+use serde::Serialize;
+
+/// Built-in templates: (name, source).
+pub const BUILT_IN: &[(&str, &str)] = &[("ack", include_str!("../templates/ack.hbs"))];
+
+/// The compiled templates.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    hb: Handlebars<'static>,
+}
+
+impl Templates {
+    /// The built-ins, each replaced by `DIR/<name>.hbs` when that exists.
+    pub fn load(dir: Option<&Path>) -> Result<Templates> {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        hb.register_escape_fn(handlebars::no_escape);
+        for (name, builtin) in BUILT_IN {
+            let source = match dir.map(|d| d.join(format!("{name}.hbs"))) {
+                Some(path) if path.is_file() => std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading template {}", path.display()))?,
+                _ => (*builtin).to_string(),
+            };
+            hb.register_template_string(name, source)
+                .with_context(|| format!("template {name}.hbs"))?;
+        }
+        Ok(Templates { hb })
+    }
+
+    /// Renders template `name` with `ctx`.
+    pub fn render(&self, name: &str, ctx: &impl Serialize) -> Result<String> {
+        let text = self
+            .hb
+            .render(name, ctx)
+            .with_context(|| format!("rendering template {name}.hbs"))?;
+        Ok(normalise_text(&text))
+    }
+}
+
+/// Plain-text mail body: LF line ends, no trailing spaces, no runs of more
+/// than one blank line, exactly one final newline.
+fn normalise_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut blank = 0;
+    for line in s.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 || out.is_empty() {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_is_never_template_source() {
+        let t = Templates::load(None).unwrap();
+        let ctx = crate::mail::compose::sample_ack_context("{{project.name}} {{#each x}}");
+        let body = t.render("ack", &ctx).unwrap();
+        assert!(body.contains("{{project.name}} {{#each x}}"), "{body}");
+    }
+
+    #[test]
+    fn strict_mode_catches_typos() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ack.hbs"), "Hello {{reporter.nmae}}").unwrap();
+        let t = Templates::load(Some(dir.path())).unwrap();
+        let ctx = crate::mail::compose::sample_ack_context("x");
+        assert!(t.render("ack", &ctx).is_err());
+    }
+
+    #[test]
+    fn no_html_escaping() {
+        let t = Templates::load(None).unwrap();
+        let ctx = crate::mail::compose::sample_ack_context("<b>&\"quotes\"</b>");
+        let body = t.render("ack", &ctx).unwrap();
+        assert!(!body.contains("&amp;") && !body.contains("&lt;"));
+    }
+
+    #[test]
+    fn text_is_normalised() {
+        assert_eq!(normalise_text("\n\na  \n\n\n\nb\n\n"), "a\n\nb\n");
+    }
+}
