@@ -332,7 +332,7 @@ fn apply(
             &c.missing,
             cfg.sla.response_window,
         );
-        match env.templates.render("ack", &ctx) {
+        match env.templates.render_prose("ack", &ctx) {
             Ok(body) => {
                 let token = format!("{:016x}", rand::random::<u64>());
                 let mut references = m.references.clone();

@@ -17,6 +17,11 @@
 //! - [`ingest`] — the pipeline that applies a plan in one transaction.
 //! - [`store`] — SQLite and the content-addressed data directory.
 //! - [`templates`] — the handlebars mail texts.
+//! - [`intake`] — IMAP: connect, sync a mailbox, IDLE or poll, reconnect.
+//! - [`outbox`] — SMTP: the send loop, retries, permanent failures.
+//! - [`daemon`] — `secdesk run`: the tasks and the one shutdown path.
+//! - [`tls`] — rustls client settings (ring provider, private CA).
+//! - [`failpoint`] — crash points for the crash-safety tests.
 //! - [`cli`] — the commands, thin over the above.
 //!
 //! Time is always passed in (`now`); nothing in the pure modules reads the
@@ -25,8 +30,13 @@
 pub mod case;
 pub mod cli;
 pub mod config;
+pub mod daemon;
+pub mod failpoint;
 pub mod inbound;
 pub mod ingest;
+pub mod intake;
 pub mod mail;
+pub mod outbox;
 pub mod store;
 pub mod templates;
+pub mod tls;

@@ -48,6 +48,54 @@ impl Templates {
             .with_context(|| format!("rendering template {name}.hbs"))?;
         Ok(normalise_text(&text))
     }
+
+    /// Renders a prose template (mail to a reporter) and re-wraps its
+    /// paragraphs at [`WRAP`] columns, so inserted names and subjects do not
+    /// leave ragged lines. Indented lines and list items are kept as written.
+    pub fn render_prose(&self, name: &str, ctx: &impl Serialize) -> Result<String> {
+        Ok(reflow(&self.render(name, ctx)?, WRAP))
+    }
+}
+
+/// Line width of reflowed prose.
+pub const WRAP: usize = 72;
+
+/// Re-wraps runs of plain (unindented) lines as paragraphs.
+pub fn reflow(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut para: Vec<&str> = Vec::new();
+    let flush = |para: &mut Vec<&str>, out: &mut String| {
+        if para.is_empty() {
+            return;
+        }
+        let mut line = String::new();
+        for word in para.iter().flat_map(|l| l.split_whitespace()) {
+            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+                out.push_str(&line);
+                out.push('\n');
+                line.clear();
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        out.push_str(&line);
+        out.push('\n');
+        para.clear();
+    };
+    for l in text.lines() {
+        let keep = l.is_empty() || l.starts_with(char::is_whitespace) || l.starts_with("- ");
+        if keep {
+            flush(&mut para, &mut out);
+            out.push_str(l);
+            out.push('\n');
+        } else {
+            para.push(l);
+        }
+    }
+    flush(&mut para, &mut out);
+    out
 }
 
 /// Plain-text mail body: LF line ends, no trailing spaces, no runs of more
@@ -101,6 +149,16 @@ mod tests {
         let ctx = crate::mail::compose::sample_ack_context("<b>&\"quotes\"</b>");
         let body = t.render("ack", &ctx).unwrap();
         assert!(!body.contains("&amp;") && !body.contains("&lt;"));
+    }
+
+    #[test]
+    fn prose_is_reflowed_lists_are_kept() {
+        let t = "A short line\nthat continues here and goes on for quite a while longer than seventy-two columns.\n\n  - kept as is\n";
+        let r = reflow(t, 40);
+        assert_eq!(
+            r,
+            "A short line that continues here and\ngoes on for quite a while longer than\nseventy-two columns.\n\n  - kept as is\n"
+        );
     }
 
     #[test]

@@ -125,7 +125,9 @@ fn case_and_show_json_shapes() {
             assert!(m.get(key).is_some(), "message lacks {key}: {m}");
         }
     }
-    assert!(msgs.iter().any(|m| m["direction"] == "out" && m["kind"] == "ack"));
+    assert!(msgs
+        .iter()
+        .any(|m| m["direction"] == "out" && m["kind"] == "ack"));
     assert!(msgs
         .iter()
         .any(|m| m["kind"] == "auto_reply" && m["classification"] == "auto_submitted"));
@@ -137,7 +139,10 @@ fn case_and_show_json_shapes() {
     // The human forms work too.
     let table = secdesk(&e, &["cases"]);
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.contains("SEC-2026-0001") && text.contains("left"), "{text}");
+    assert!(
+        text.contains("SEC-2026-0001") && text.contains("left"),
+        "{text}"
+    );
     let show = secdesk(&e, &["show", "sec-2026-0001"]);
     assert!(show.status.success());
     assert!(String::from_utf8_lossy(&show.stdout).contains("Prototype pollution"));
@@ -163,7 +168,11 @@ fn filters() {
 fn overdue_with_a_tiny_window() {
     let e = env();
     let text = std::fs::read_to_string(&e.config).unwrap();
-    std::fs::write(&e.config, format!("{text}\n[sla]\nresponse_window = \"1s\"\n")).unwrap();
+    std::fs::write(
+        &e.config,
+        format!("{text}\n[sla]\nresponse_window = \"1s\"\n"),
+    )
+    .unwrap();
     secdesk(&e, &["ingest", &sample("01-report-complete.eml")]);
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let overdue = json(&secdesk(&e, &["cases", "--overdue", "--json"]));
@@ -184,7 +193,10 @@ fn configuration_errors_exit_2_with_one_line() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains("store.max_message_size") && err.contains("secdesk.toml"), "{err}");
+    assert!(
+        err.contains("store.max_message_size") && err.contains("secdesk.toml"),
+        "{err}"
+    );
 
     let missing = Command::new(env!("CARGO_BIN_EXE_secdesk"))
         .args(["--config", "/nonexistent/secdesk.toml", "cases"])

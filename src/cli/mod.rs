@@ -3,6 +3,7 @@
 
 mod cases;
 mod ingest;
+mod ops;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The daemon: IMAP intake, the outbox, reminders. Stops cleanly on
+    /// SIGTERM or SIGINT.
+    Run,
+    /// Validate config and templates, check the store, log in to IMAP and
+    /// say EHLO to SMTP; one line per check, exit 1 if any fails.
+    Check,
     /// Messages recorded under no case: rejected mail and unmatched
     /// auto-replies.
     Unfiled {
@@ -111,9 +118,14 @@ fn init_logging(default: &str) {
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    init_logging("warn");
+    init_logging(match cli.command {
+        Command::Run => "info",
+        _ => "warn",
+    });
     let cfg = load_config(cli.config.as_deref())?;
     match cli.command {
+        Command::Run => ops::run(cfg),
+        Command::Check => ops::check(&cfg),
         Command::Ingest { file, json } => {
             let templates = Templates::load(cfg.templates.dir.as_deref())?;
             ingest::run(&cfg, &templates, &file, json)

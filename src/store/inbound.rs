@@ -270,3 +270,41 @@ pub fn advance_mailbox(tx: &Transaction<'_>, origin: &Origin, now: DateTime<Utc>
     }
     Ok(())
 }
+
+/// The stored `(uidvalidity, last_uid)` of `mailbox`, if any.
+pub fn mailbox_state(conn: &rusqlite::Connection, mailbox: &str) -> Result<Option<(u32, u32)>> {
+    conn.query_row(
+        "SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = ?1",
+        [mailbox],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .context("reading mailbox state")
+}
+
+/// Starts (or restarts, after a UIDVALIDITY change) tracking `mailbox`.
+pub fn reset_mailbox(
+    tx: &Transaction<'_>,
+    mailbox: &str,
+    uidvalidity: u32,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, last_sync_at)
+         VALUES (?1, ?2, 0, ?3)
+         ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = 0,
+             last_sync_at = excluded.last_sync_at",
+        params![mailbox, uidvalidity, ts(now)],
+    )
+    .context("resetting mailbox state")?;
+    Ok(())
+}
+
+/// Records a completed sync of `mailbox` (for `secdesk status`).
+pub fn mark_synced(tx: &Transaction<'_>, mailbox: &str, now: DateTime<Utc>) -> Result<()> {
+    tx.execute(
+        "UPDATE mailbox_state SET last_sync_at = ?2 WHERE mailbox = ?1",
+        params![mailbox, ts(now)],
+    )?;
+    Ok(())
+}

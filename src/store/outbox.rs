@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::ts;
 use crate::mail::compose::OutgoingMail;
@@ -35,4 +35,136 @@ pub fn enqueue(tx: &Transaction<'_>, mail: &OutgoingMail, now: DateTime<Utc>) ->
         )
         .with_context(|| format!("queueing {}", mail.dedup_key))?;
     Ok(n == 1)
+}
+
+/// A queued row, as the worker sends it.
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    pub id: i64,
+    pub case_id: Option<String>,
+    pub kind: String,
+    pub message_id: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub attempts: u32,
+    pub created_at: String,
+}
+
+/// The oldest queued row due at `now`.
+pub fn next_due(conn: &Connection, now: DateTime<Utc>) -> Result<Option<QueuedMail>> {
+    conn.query_row(
+        "SELECT id, case_id, kind, message_id, recipients, subject, body, in_reply_to,
+                thread_refs, attempts, created_at
+         FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?1
+         ORDER BY id LIMIT 1",
+        [ts(now)],
+        |r| {
+            let to: String = r.get(4)?;
+            let refs: String = r.get(8)?;
+            Ok(QueuedMail {
+                id: r.get(0)?,
+                case_id: r.get(1)?,
+                kind: r.get(2)?,
+                message_id: r.get(3)?,
+                to: serde_json::from_str(&to).unwrap_or_default(),
+                subject: r.get(5)?,
+                body: r.get(6)?,
+                in_reply_to: r.get(7)?,
+                references: refs.split_whitespace().map(String::from).collect(),
+                attempts: r.get(9)?,
+                created_at: r.get(10)?,
+            })
+        },
+    )
+    .optional()
+    .context("reading the outbox")
+}
+
+/// When the next queued row falls due, if any is queued.
+pub fn next_due_at(conn: &Connection) -> Result<Option<DateTime<Utc>>> {
+    let s: Option<String> = conn.query_row(
+        "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'queued'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(s.as_deref().and_then(super::parse_ts))
+}
+
+/// The SMTP server accepted row `id`: mark it sent, and for an
+/// acknowledgement, the case acknowledged.
+pub fn mark_sent(tx: &Transaction<'_>, m: &QueuedMail, now: DateTime<Utc>) -> Result<()> {
+    tx.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL
+         WHERE id = ?1",
+        params![m.id, ts(now)],
+    )?;
+    if let Some(case) = &m.case_id {
+        if m.kind == "ack" {
+            tx.execute(
+                "UPDATE cases SET acknowledged_at = COALESCE(acknowledged_at, ?2),
+                     state = CASE WHEN state = 'new' THEN 'acknowledged' ELSE state END
+                 WHERE id = ?1",
+                params![case, ts(now)],
+            )?;
+        }
+        super::record_event(
+            tx,
+            Some(case),
+            now,
+            &format!("{}_sent", m.kind),
+            "secdesk",
+            &format!(
+                "accepted by the SMTP server (Message-ID <{}>)",
+                m.message_id
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// A transient failure: try again at `next`.
+pub fn mark_retry(
+    tx: &Transaction<'_>,
+    m: &QueuedMail,
+    next: DateTime<Utc>,
+    error: &str,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3
+         WHERE id = ?1",
+        params![m.id, ts(next), error],
+    )?;
+    Ok(())
+}
+
+/// A permanent failure (5xx): recorded on the row and on the case, for the
+/// lead to see in `cases` and `show`.
+pub fn mark_failed(
+    tx: &Transaction<'_>,
+    m: &QueuedMail,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+        params![m.id, error],
+    )?;
+    if let Some(case) = &m.case_id {
+        tx.execute(
+            "UPDATE cases SET send_failure = ?2 WHERE id = ?1",
+            params![case, format!("{} to {}: {error}", m.kind, m.to.join(", "))],
+        )?;
+        super::record_event(
+            tx,
+            Some(case),
+            now,
+            "send_failed",
+            "secdesk",
+            &format!("{}: {error}", m.kind),
+        )?;
+    }
+    Ok(())
 }

@@ -1,0 +1,142 @@
+//! `secdesk run` and `secdesk check`: the daemon, and the pre-flight check
+//! ops run before starting it.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::config::Config;
+use crate::mail::compose::sample_ack_context;
+use crate::store::Store;
+use crate::templates::{Templates, BUILT_IN};
+
+/// Builds the runtime and runs the daemon until SIGTERM or SIGINT.
+pub fn run(cfg: Config) -> Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async {
+        // Signal streams are created once, before anything can block.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        };
+        crate::daemon::run(cfg, shutdown).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line per check; exit 1 if any failed.
+pub fn check(cfg: &Config) -> Result<ExitCode> {
+    let mut failed = false;
+    let mut report = |name: &str, r: Result<String>| match r {
+        Ok(detail) => println!("ok    {name}: {detail}"),
+        Err(e) => {
+            failed = true;
+            println!("FAIL  {name}: {}", super::one_line(&e));
+        }
+    };
+    report("config", Ok(cfg.path.display().to_string()));
+    report("templates", check_templates(cfg));
+    report("store", check_store(cfg));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match &cfg.imap {
+        Some(imap) => report(
+            "imap",
+            rt.block_on(async {
+                let mut s = crate::intake::connect::connect(imap).await?;
+                let t = imap.timeout;
+                let mb = crate::intake::connect::timed(t, "SELECT", async {
+                    s.examine(&imap.mailbox)
+                        .await
+                        .with_context(|| format!("mailbox {:?}", imap.mailbox))
+                })
+                .await?;
+                let _ = crate::intake::connect::timed(t, "LOGOUT", async { Ok(s.logout().await?) })
+                    .await;
+                Ok(format!(
+                    "logged in to {}:{} as {}, {:?} holds {} messages",
+                    imap.host, imap.port, imap.username, imap.mailbox, mb.exists
+                ))
+            }),
+        ),
+        None => report("imap", Err(anyhow::anyhow!("no [imap] section"))),
+    }
+    match &cfg.smtp {
+        Some(smtp) => report(
+            "smtp",
+            rt.block_on(async {
+                let t = crate::outbox::transport(smtp)?;
+                match tokio::time::timeout(smtp.timeout, t.test_connection()).await {
+                    Err(_) => anyhow::bail!("timed out after {}s", smtp.timeout.as_secs()),
+                    Ok(Err(e)) => {
+                        Err(anyhow::anyhow!(e).context(format!("SMTP {}:{}", smtp.host, smtp.port)))
+                    }
+                    Ok(Ok(false)) => {
+                        anyhow::bail!("SMTP {}:{} did not answer EHLO", smtp.host, smtp.port)
+                    }
+                    Ok(Ok(true)) => Ok(format!("EHLO accepted by {}:{}", smtp.host, smtp.port)),
+                }
+            }),
+        ),
+        None => report("smtp", Err(anyhow::anyhow!("no [smtp] section"))),
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn check_templates(cfg: &Config) -> Result<String> {
+    let t = Templates::load(cfg.templates.dir.as_deref())?;
+    let ctx = sample_ack_context("Sample subject");
+    t.render("ack", &ctx)?;
+    let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+    Ok(format!("{} render with a sample case", names.join(", ")))
+}
+
+fn check_store(cfg: &Config) -> Result<String> {
+    let store = Store::open(&cfg.store.path, &cfg.store.data_dir)?;
+    let ok: String = store
+        .conn()
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .context("integrity check")?;
+    if ok != "ok" {
+        anyhow::bail!("{}: integrity check says {ok}", cfg.store.path.display());
+    }
+    let mode = |p: &std::path::Path| -> Result<u32> {
+        Ok(std::fs::metadata(p)
+            .with_context(|| format!("reading {}", p.display()))?
+            .permissions()
+            .mode()
+            & 0o777)
+    };
+    let db = mode(&cfg.store.path)?;
+    let dir = mode(&cfg.store.data_dir)?;
+    if db & 0o077 != 0 {
+        anyhow::bail!("{} is {db:o}; it must be 0600", cfg.store.path.display());
+    }
+    if dir & 0o077 != 0 {
+        anyhow::bail!(
+            "{} is {dir:o}; it must be 0700",
+            cfg.store.data_dir.display()
+        );
+    }
+    Ok(format!(
+        "{} (schema {}, mode {db:o}), data dir {} (mode {dir:o})",
+        cfg.store.path.display(),
+        store.schema_version()?,
+        cfg.store.data_dir.display()
+    ))
+}

@@ -1,0 +1,345 @@
+//! One pass over one mailbox: everything above the high-water mark is
+//! fetched and filed, in UID order, one transaction per message.
+//!
+//! Invariant 1 of DESIGN.md lives here: the mark advances in the same
+//! transaction that records the message, so a crash before a commit means
+//! the message is fetched again, and after it, never. Sizes are checked
+//! before bodies are fetched: an oversized message is recorded from its
+//! header block and left on the server. Bodies are fetched with
+//! `BODY.PEEK[]`, so nothing is marked \Seen, and nothing is ever deleted
+//! or expunged.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, info_span, warn, Instrument};
+
+use super::connect::{timed, ImapSession};
+use super::{blocking, Intake};
+use crate::config::ImapConfig;
+use crate::inbound::Outcome;
+use crate::ingest::{ingest, ingest_oversized, Env};
+use crate::store::inbound::{self as rows, Origin};
+use crate::store::record_event;
+
+/// Most bytes fetched in one batch, whatever `batch_size` says: a batch of
+/// large messages is held in memory whole until it is filed.
+const MAX_BATCH_BYTES: u64 = 32 * 1024 * 1024;
+
+/// A message seen in the listing, before its body is fetched.
+#[derive(Debug, Clone, Copy)]
+struct Listed {
+    uid: u32,
+    size: u64,
+    internal_date: Option<DateTime<Utc>>,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Synced {
+    pub filed: usize,
+    pub new_cases: usize,
+}
+
+/// Brings `mailbox` up to date. Stops early (with what it has committed)
+/// when `shutdown` fires.
+pub async fn sync_mailbox(
+    session: &mut ImapSession,
+    intake: &mut Intake,
+    mailbox: &str,
+    shutdown: &CancellationToken,
+) -> Result<Synced> {
+    let t = intake.imap.timeout;
+    let selected = timed(t, &format!("SELECT {mailbox:?}"), async {
+        session
+            .select(mailbox)
+            .await
+            .with_context(|| format!("selecting mailbox {mailbox:?}"))
+    })
+    .await?;
+    let uidvalidity = selected.uid_validity.unwrap_or(0);
+    let now = Utc::now();
+    let store = &mut intake.store;
+    let last_uid = blocking(|| {
+        let state = rows::mailbox_state(store.conn(), mailbox)?;
+        match state {
+            Some((v, last)) if v == uidvalidity => Ok::<u32, anyhow::Error>(last),
+            Some((v, _)) => {
+                warn!(
+                    mailbox,
+                    old = v,
+                    new = uidvalidity,
+                    "UIDVALIDITY changed: rescanning, duplicates are skipped"
+                );
+                store.write(|tx| {
+                    record_event(
+                        tx,
+                        None,
+                        now,
+                        "uidvalidity_changed",
+                        "secdesk",
+                        &format!("mailbox {mailbox}: {v} -> {uidvalidity}; full rescan"),
+                    )?;
+                    rows::reset_mailbox(tx, mailbox, uidvalidity, now)
+                })?;
+                Ok(0)
+            }
+            None => {
+                store.write(|tx| rows::reset_mailbox(tx, mailbox, uidvalidity, now))?;
+                Ok(0)
+            }
+        }
+    })?;
+
+    let mut synced = Synced::default();
+    if selected.exists == 0 {
+        blocking(|| {
+            intake
+                .store
+                .write(|tx| rows::mark_synced(tx, mailbox, Utc::now()))
+        })?;
+        return Ok(synced);
+    }
+
+    let listed = list_above(session, t, last_uid).await?;
+    if !listed.is_empty() {
+        info!(mailbox, count = listed.len(), "new messages");
+    }
+    let max = intake.config.store.max_message_size;
+    let batch_size = intake.imap.batch_size as usize;
+    let mut i = 0;
+    while i < listed.len() {
+        if shutdown.is_cancelled() {
+            return Ok(synced);
+        }
+        // A batch: up to batch_size messages and MAX_BATCH_BYTES, at least one.
+        let mut batch = Vec::new();
+        let mut bytes = 0u64;
+        while i < listed.len() && batch.len() < batch_size {
+            let m = listed[i];
+            let cost = if m.size > max { 0 } else { m.size };
+            if !batch.is_empty() && bytes + cost > MAX_BATCH_BYTES {
+                break;
+            }
+            bytes += cost;
+            batch.push(m);
+            i += 1;
+        }
+        let whole: Vec<u32> = batch
+            .iter()
+            .filter(|m| m.size <= max)
+            .map(|m| m.uid)
+            .collect();
+        let oversized: Vec<u32> = batch
+            .iter()
+            .filter(|m| m.size > max)
+            .map(|m| m.uid)
+            .collect();
+        let mut bodies = fetch_section(session, t, &whole, "BODY.PEEK[]", false).await?;
+        let mut headers = fetch_section(session, t, &oversized, "BODY.PEEK[HEADER]", true).await?;
+
+        let mut committed = Vec::new();
+        for m in &batch {
+            if shutdown.is_cancelled() {
+                // Everything committed so far stays committed; the rest is
+                // fetched again on the next start.
+                move_processed(session, &intake.imap, &committed).await;
+                return Ok(synced);
+            }
+            let origin = Origin::Imap {
+                mailbox: mailbox.to_string(),
+                uidvalidity,
+                uid: m.uid,
+            };
+            let now = Utc::now();
+            let received_at = m.internal_date.filter(|d| *d <= now).unwrap_or(now);
+            let span = info_span!("message", mailbox, uid = m.uid);
+            let result = async {
+                if m.size > max {
+                    let Some(h) = headers.remove(&m.uid) else {
+                        warn!("message vanished before its headers were fetched");
+                        return Ok(None);
+                    };
+                    let env = Env {
+                        config: &intake.config,
+                        templates: &intake.templates,
+                    };
+                    blocking(|| {
+                        ingest_oversized(
+                            &mut intake.store,
+                            env,
+                            &h,
+                            m.size,
+                            &origin,
+                            received_at,
+                            now,
+                        )
+                    })
+                    .map(Some)
+                } else {
+                    let Some(raw) = bodies.remove(&m.uid) else {
+                        warn!("message vanished before it was fetched");
+                        return Ok(None);
+                    };
+                    let env = Env {
+                        config: &intake.config,
+                        templates: &intake.templates,
+                    };
+                    blocking(|| ingest(&mut intake.store, env, &raw, &origin, received_at, now))
+                        .map(Some)
+                }
+            }
+            .instrument(span)
+            .await
+            .with_context(|| format!("filing UID {} of {mailbox}", m.uid))?;
+            crate::failpoint::hit("after_commit");
+            if let Some(r) = result {
+                synced.filed += 1;
+                if r.outcome == Outcome::NewCase {
+                    synced.new_cases += 1;
+                }
+                // Acks are queued by now: wake the outbox.
+                intake.outbox_wake.notify_one();
+                committed.push(m.uid);
+            }
+        }
+        move_processed(session, &intake.imap, &committed).await;
+    }
+    blocking(|| {
+        intake
+            .store
+            .write(|tx| rows::mark_synced(tx, mailbox, Utc::now()))
+    })?;
+    Ok(synced)
+}
+
+/// UIDs above `last_uid` with their sizes and arrival times, in UID order.
+async fn list_above(
+    session: &mut ImapSession,
+    t: std::time::Duration,
+    last_uid: u32,
+) -> Result<Vec<Listed>> {
+    let from = last_uid.saturating_add(1);
+    timed(t, "listing new messages", async {
+        let stream = session
+            .uid_fetch(format!("{from}:*"), "(UID RFC822.SIZE INTERNALDATE)")
+            .await
+            .context("UID FETCH sizes")?;
+        // Drain the whole stream before the next command (async-imap needs it).
+        let fetches: Vec<_> = stream.try_collect().await.context("reading UID FETCH")?;
+        let mut listed: Vec<Listed> = fetches
+            .iter()
+            .filter_map(|f| {
+                let uid = f.uid?;
+                // `UID FETCH n:*` returns the last message even when its UID
+                // is below n (RFC 3501 §6.4.8): skip what we already have.
+                (uid > last_uid).then(|| Listed {
+                    uid,
+                    size: u64::from(f.size.unwrap_or(0)),
+                    internal_date: f.internal_date().map(|d| d.with_timezone(&Utc)),
+                })
+            })
+            .collect();
+        listed.sort_by_key(|m| m.uid);
+        listed.dedup_by_key(|m| m.uid);
+        Ok(listed)
+    })
+    .await
+}
+
+/// Fetches one section of each UID in `uids`.
+async fn fetch_section(
+    session: &mut ImapSession,
+    t: std::time::Duration,
+    uids: &[u32],
+    section: &str,
+    header_only: bool,
+) -> Result<HashMap<u32, Vec<u8>>> {
+    let mut out = HashMap::new();
+    if uids.is_empty() {
+        return Ok(out);
+    }
+    let set = uid_set(uids);
+    // Large batches take longer than one round trip: allow time per MB.
+    let limit = t + std::time::Duration::from_secs(uids.len() as u64);
+    timed(limit, "fetching messages", async {
+        let mut stream = session
+            .uid_fetch(&set, format!("(UID {section})"))
+            .await
+            .context("UID FETCH bodies")?;
+        while let Some(f) = stream.try_next().await.context("reading message bodies")? {
+            let Some(uid) = f.uid else { continue };
+            let data = if header_only { f.header() } else { f.body() };
+            if let Some(d) = data {
+                out.insert(uid, d.to_vec());
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    debug!(count = out.len(), "fetched");
+    Ok(out)
+}
+
+/// `1,2,3,7` → `1:3,7`.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+/// Moves committed messages to `imap.processed_mailbox`, if set. Only after
+/// their commit (invariant 5); a failure leaves them where they are, which
+/// is harmless: they are above the mark's reach and dedup covers rescans.
+async fn move_processed(session: &mut ImapSession, imap: &ImapConfig, uids: &[u32]) {
+    let Some(target) = imap.processed_mailbox.as_deref() else {
+        return;
+    };
+    if uids.is_empty() {
+        return;
+    }
+    let set = uid_set(uids);
+    let t = imap.timeout;
+    let r = timed(t, "UID MOVE", async {
+        session
+            .uid_mv(&set, target)
+            .await
+            .with_context(|| format!("moving to {target:?}"))
+    })
+    .await;
+    if let Err(e) = r {
+        warn!(error = %format!("{e:#}"), "could not move processed messages; they stay in place");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uid_set;
+
+    #[test]
+    fn uid_sets_are_compact() {
+        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(uid_set(&[5]), "5");
+        assert_eq!(uid_set(&[3, 1, 2, 2]), "1:3");
+    }
+}

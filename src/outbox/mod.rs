@@ -1,0 +1,212 @@
+//! The outbox worker: sends queued mail oldest first, exactly as queued.
+//!
+//! A row is marked sent only after the SMTP server accepted it (DESIGN.md
+//! invariant 3); a crash in between resends the same message with the same
+//! Message-ID — the documented resend window. 4xx answers, network errors
+//! and timeouts retry with a jittered exponential backoff; a 5xx is a
+//! permanent failure recorded on the case and logged at warn. lettre's own
+//! timeout covers only the connect, so every send runs under
+//! `tokio::time::timeout(smtp.timeout)`.
+
+pub mod message;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::config::{Config, SmtpConfig, TlsMode};
+use crate::intake::blocking;
+use crate::store::outbox::{self as queue, QueuedMail};
+use crate::store::Store;
+
+/// How often the worker looks for rows queued by other processes (the CLI)
+/// when nothing wakes it.
+const POLL: Duration = Duration::from_secs(2);
+
+/// Retry schedule for transient failures: first wait and cap.
+const RETRY_START: Duration = Duration::from_secs(2);
+const RETRY_MAX: Duration = Duration::from_secs(15 * 60);
+
+/// The SMTP transport secdesk sends with.
+pub fn transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str())
+        .port(smtp.port)
+        .timeout(Some(smtp.timeout));
+    if smtp.tls != TlsMode::None {
+        let mut params =
+            TlsParameters::builder(smtp.host.trim_matches(|c| c == '[' || c == ']').to_string());
+        if let Some(ca) = &smtp.ca_file {
+            let pem = std::fs::read(ca)
+                .with_context(|| format!("reading smtp.ca_file {}", ca.display()))?;
+            let cert = Certificate::from_pem(&pem)
+                .with_context(|| format!("smtp.ca_file {}: not a PEM certificate", ca.display()))?;
+            params = params.add_root_certificate(cert);
+        }
+        let params = params.build_rustls().context("SMTP TLS settings")?;
+        b = b.tls(match smtp.tls {
+            TlsMode::Implicit => Tls::Wrapper(params),
+            _ => Tls::Required(params),
+        });
+    } else {
+        b = b.tls(Tls::None);
+    }
+    if let (Some(u), Some(p)) = (&smtp.username, &smtp.password) {
+        b = b.credentials(Credentials::new(u.clone(), p.expose().to_string()));
+    }
+    let domain = smtp
+        .from
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("localhost");
+    b = b.hello_name(ClientId::Domain(domain.to_string()));
+    Ok(b.build())
+}
+
+/// How one send ended.
+#[derive(Debug)]
+pub enum SendOutcome {
+    Sent,
+    Retry(String),
+    Permanent(String),
+}
+
+/// The wait before attempt `attempts + 1` of a row: doubling from
+/// [`RETRY_START`], capped at [`RETRY_MAX`], jittered ±50%.
+pub fn retry_delay(attempts: u32) -> Duration {
+    let base = RETRY_START
+        .saturating_mul(1u32 << attempts.min(16))
+        .min(RETRY_MAX);
+    base.mul_f64(0.5 + rand::random::<f64>())
+}
+
+/// The outbox task's state.
+pub struct Outbox {
+    pub config: Arc<Config>,
+    pub smtp: SmtpConfig,
+    pub store: Store,
+    pub transport: AsyncSmtpTransport<Tokio1Executor>,
+    pub wake: Arc<Notify>,
+}
+
+impl Outbox {
+    /// Sends until `shutdown`; a send in flight is finished (and marked)
+    /// before returning.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            match self.step().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => warn!(error = %format!("{e:#}"), "outbox"),
+            }
+            let wait = blocking(|| queue::next_due_at(self.store.conn()))
+                .ok()
+                .flatten()
+                .map(|due| (due - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(POLL)
+                .min(POLL);
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Sends the oldest due row, if any; true if there was one.
+    async fn step(&mut self) -> Result<bool> {
+        let now = Utc::now();
+        let Some(m) = blocking(|| queue::next_due(self.store.conn(), now))? else {
+            return Ok(false);
+        };
+        let span = info_span!("send", case = m.case_id.as_deref().unwrap_or("-"), kind = %m.kind, row = m.id);
+        let from_name = format!("{} security team", self.config.project.name);
+        let outcome = send(&self.transport, &self.smtp, &from_name, &m)
+            .instrument(span.clone())
+            .await;
+        let _e = span.enter();
+        let now = Utc::now();
+        match outcome {
+            SendOutcome::Sent => {
+                crate::failpoint::hit("after_smtp_accept");
+                blocking(|| self.store.write(|tx| queue::mark_sent(tx, &m, now)))?;
+                info!(outcome = "sent", "mail accepted by the SMTP server");
+            }
+            SendOutcome::Retry(err) => {
+                let delay = retry_delay(m.attempts);
+                let next = now + chrono::Duration::from_std(delay).unwrap_or_default();
+                blocking(|| self.store.write(|tx| queue::mark_retry(tx, &m, next, &err)))?;
+                warn!(outcome = "retry", attempts = m.attempts + 1, retry_in_s = delay.as_secs(), error = %err, "send failed, will retry");
+            }
+            SendOutcome::Permanent(err) => {
+                blocking(|| self.store.write(|tx| queue::mark_failed(tx, &m, &err, now)))?;
+                warn!(outcome = "failed", error = %err, "send failed permanently");
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Sends one row under the SMTP timeout and says how it went.
+pub async fn send(
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    smtp: &SmtpConfig,
+    from_name: &str,
+    m: &QueuedMail,
+) -> SendOutcome {
+    let msg = match message::build(m, &smtp.from, from_name) {
+        Ok(msg) => msg,
+        Err(e) => return SendOutcome::Permanent(format!("{e:#}")),
+    };
+    match tokio::time::timeout(smtp.timeout, transport.send(msg)).await {
+        Err(_) => SendOutcome::Retry(format!(
+            "SMTP send timed out after {}s",
+            smtp.timeout.as_secs()
+        )),
+        Ok(Ok(_)) => SendOutcome::Sent,
+        Ok(Err(e)) if e.is_permanent() => SendOutcome::Permanent(one_line(&e)),
+        Ok(Err(e)) => SendOutcome::Retry(one_line(&e)),
+    }
+}
+
+fn one_line(e: &lettre::transport::smtp::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        let msg = inner.to_string();
+        if !s.contains(&msg) {
+            s.push_str(": ");
+            s.push_str(&msg);
+        }
+        src = inner.source();
+    }
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_grow_and_cap() {
+        for (attempts, base) in [(0u32, 2u64), (1, 4), (3, 16), (20, 900)] {
+            let d = retry_delay(attempts);
+            let b = Duration::from_secs(base);
+            assert!(
+                d >= b.mul_f64(0.5) && d < b.mul_f64(1.5),
+                "{attempts}: {d:?}"
+            );
+        }
+    }
+}
