@@ -86,13 +86,21 @@ impl Store {
         }
         secure_dir(data_dir)?;
         // Create the file 0600 before SQLite does; SQLite gives -wal and -shm
-        // the permissions of the database file.
-        OpenOptions::new()
-            .create(true)
-            .append(true)
+        // the permissions of the database file. Only ever *create* it here:
+        // closing any descriptor of an open database drops every POSIX lock
+        // this process holds on it (fcntl semantics), after which another
+        // process can take the file for the last user, checkpoint and delete
+        // the WAL under our feet — and commits vanish.
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
             .mode(0o600)
             .open(path)
-            .with_context(|| format!("opening store {}", path.display()))?;
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("creating store {}", path.display())),
+        }
         let meta = fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
         if meta.permissions().mode() & 0o077 != 0 {
             fs::set_permissions(path, fs::Permissions::from_mode(0o600))

@@ -247,12 +247,40 @@ data_dir = "data"
             }
             if Instant::now() > deadline {
                 panic!(
-                    "timed out waiting for {what}; cases: {cases:#?}\nlog:\n{}",
+                    "timed out waiting for {what}; cases: {:#?}\noutbox: {:#?}\nlog:\n{}",
+                    cases
+                        .iter()
+                        .map(|c| format!("{} {} {}", c["id"], c["state"], c["reporter"]))
+                        .collect::<Vec<_>>(),
+                    self.outbox_rows(),
                     self.log_text()
                 );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The outbox, one line per row, for failure messages.
+    pub fn outbox_rows(&self) -> Vec<String> {
+        let conn = rusqlite::Connection::open(self.dir.path().join("cases.db")).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT id, case_id, kind, status, attempts, last_error, recipients FROM outbox ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| {
+            Ok(format!(
+                "{} {:?} {} {} {} {:?} {}",
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?
+            ))
+        })
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
     }
 
     /// How many messages the store holds (filed under a case or not).
