@@ -109,8 +109,20 @@ impl Store {
         let conn =
             Connection::open(path).with_context(|| format!("opening store {}", path.display()))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .context("enabling WAL")?;
+        // Switching a new file to WAL takes an exclusive lock and answers
+        // SQLITE_BUSY without calling the busy handler when another process
+        // opens it at the same moment; retry for a while.
+        let mut tries = 0;
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(_) if tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(e).context("enabling WAL"),
+            }
+        }
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = Store {
@@ -154,6 +166,12 @@ impl Store {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Another process (the daemon and a CLI command starting at
+            // once) may have applied it while we waited for the lock.
+            let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if now > i as i64 {
+                continue;
+            }
             tx.execute_batch(sql)
                 .with_context(|| format!("applying migration {}", i + 1))?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
@@ -284,6 +302,24 @@ mod tests {
         // Reopening is a no-op.
         let s = Store::open(&db, &data).unwrap();
         assert_eq!(s.schema_version().unwrap(), schema::MIGRATIONS.len());
+    }
+
+    #[test]
+    fn concurrent_first_opens_migrate_once() {
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let db = dir.path().join("cases.db");
+            let data = dir.path().join("d");
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let (db, data) = (db.clone(), data.clone());
+                    std::thread::spawn(move || Store::open(&db, &data).map(|_| ()))
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap().unwrap();
+            }
+        }
     }
 
     #[test]
