@@ -311,7 +311,7 @@ pub fn send(stack: &Stack, from: &str, to: &[&str], raw: &[u8]) {
     let mut s = TcpStream::connect(("127.0.0.1", stack.smtp_port())).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
-    let mut expect = |r: &mut BufReader<TcpStream>, code: &str| loop {
+    let expect = |r: &mut BufReader<TcpStream>, code: &str| loop {
         let mut line = String::new();
         r.read_line(&mut line).unwrap();
         assert!(
