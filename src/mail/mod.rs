@@ -2,6 +2,7 @@
 //! the case a message belongs to, and composing outbound mail. Pure — no
 //! sockets, no database, no clock.
 
+pub mod auth;
 pub mod classify;
 pub mod compose;
 pub mod parse;
