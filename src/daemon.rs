@@ -1,6 +1,5 @@
-//! `secdesk run`: wires the long-running tasks — IMAP intake and the outbox
-//! worker (the reminder scheduler joins them for the 48-hour window) — and
-//! owns the one shutdown path.
+//! `secdesk run`: wires the long-running tasks — IMAP intake, the outbox
+//! worker and the reminder scheduler — and owns the one shutdown path.
 //!
 //! Each task gets its own store connection (SQLite serialises the writers)
 //! and a clone of one `CancellationToken`. Shutdown cancels the token; each
@@ -20,6 +19,7 @@ use tracing::{info, warn};
 use crate::config::{Config, ConfigError};
 use crate::intake::Intake;
 use crate::outbox::{self, Outbox};
+use crate::schedule::Scheduler;
 use crate::store::Store;
 use crate::templates::Templates;
 
@@ -52,6 +52,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     };
     let intake_store = open()?;
     let outbox_store = open()?;
+    let schedule_store = open()?;
     let transport = outbox::transport(&smtp)?;
     let wake = Arc::new(Notify::new());
 
@@ -73,7 +74,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             smtp,
             store: outbox_store,
             transport,
-            wake,
+            wake: wake.clone(),
+        }
+        .run(token.clone()),
+    );
+    tracker.spawn(
+        Scheduler {
+            config: config.clone(),
+            templates: templates.clone(),
+            store: schedule_store,
+            outbox_wake: wake.clone(),
         }
         .run(token.clone()),
     );

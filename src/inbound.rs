@@ -96,6 +96,8 @@ pub struct Plan {
     pub message_kind: &'static str,
     pub events: Vec<PlannedEvent>,
     pub ack: AckDecision,
+    /// A person from the team answered: stops the 48-hour clock.
+    pub first_response: bool,
 }
 
 /// Everything [`plan_inbound`] needs besides the message.
@@ -109,28 +111,48 @@ pub struct Inputs<'a> {
     pub limits: &'a LimitsConfig,
     pub response_window: Duration,
     pub received_at: DateTime<Utc>,
+    /// Team mail passes `team.trust_authentication_results` (or no trust
+    /// check is configured).
+    pub team_verified: bool,
+    /// Found in the shared mailbox's Sent folder.
+    pub from_sent_folder: bool,
 }
 
 /// Decides what `m` does to the case log.
 pub fn plan_inbound(m: &Incoming, i: &Inputs<'_>) -> Plan {
     let class = i.classification;
+    if i.from_sent_folder {
+        return plan_sent(m, i);
+    }
     if let Some(t) = i.thread {
+        let team = matches!(class, Classification::NoReply(NoReply::TeamMember));
         let (outcome, kind, event) = match class {
             Classification::NoReply(r) if !r.opens_case() => {
                 (Outcome::AutoReply, "auto_reply", "auto_reply_received")
             }
+            _ if team && i.team_verified => (Outcome::FollowUp, "team_response", "human_response"),
             _ => (Outcome::FollowUp, "follow_up", "message_received"),
         };
+        let mut events = vec![PlannedEvent {
+            kind: event,
+            detail: format!("{} (matched by {}, {})", kind, t.matched_by, class.as_str()),
+        }];
+        if team && !i.team_verified {
+            events.push(PlannedEvent {
+                kind: "team_mail_unverified",
+                detail: "From a team address without a passing Authentication-Results; \
+                         the response clock keeps running"
+                    .into(),
+            });
+        }
         return Plan {
             outcome,
             case: Some(t.case.clone()),
             new_case: None,
             message_kind: kind,
-            events: vec![PlannedEvent {
-                kind: event,
-                detail: format!("{} (matched by {}, {})", kind, t.matched_by, class.as_str()),
-            }],
+            events,
             ack: AckDecision::NotApplicable,
+            first_response: team && i.team_verified,
         };
     }
 
@@ -146,6 +168,7 @@ pub fn plan_inbound(m: &Incoming, i: &Inputs<'_>) -> Plan {
                     detail: format!("matched no case; not answered ({})", r.as_str()),
                 }],
                 ack: AckDecision::NotApplicable,
+                first_response: false,
             };
         }
     }
@@ -216,6 +239,46 @@ pub fn plan_inbound(m: &Incoming, i: &Inputs<'_>) -> Plan {
         message_kind: "report",
         events,
         ack,
+        first_response: false,
+    }
+}
+
+/// A message from the Sent folder: the team answering from the security
+/// mailbox itself. Our own mail (a copy the provider saved) is not.
+fn plan_sent(m: &Incoming, i: &Inputs<'_>) -> Plan {
+    let ours = m.auto.loop_header;
+    match i.thread {
+        Some(t) if !ours => Plan {
+            outcome: Outcome::FollowUp,
+            case: Some(t.case.clone()),
+            new_case: None,
+            message_kind: "team_response",
+            events: vec![PlannedEvent {
+                kind: "human_response",
+                detail: format!(
+                    "answered from the shared mailbox (matched by {})",
+                    t.matched_by
+                ),
+            }],
+            ack: AckDecision::NotApplicable,
+            first_response: true,
+        },
+        t => Plan {
+            outcome: Outcome::AutoReply,
+            case: t.map(|t| t.case.clone()),
+            new_case: None,
+            message_kind: "sent_copy",
+            events: vec![PlannedEvent {
+                kind: "sent_copy_filed",
+                detail: if ours {
+                    "a copy of mail secdesk sent".into()
+                } else {
+                    "sent mail that matches no case".into()
+                },
+            }],
+            ack: AckDecision::NotApplicable,
+            first_response: false,
+        },
     }
 }
 
@@ -243,6 +306,8 @@ mod tests {
             limits,
             response_window: Duration::from_secs(48 * 3600),
             received_at: Utc.with_ymd_and_hms(2026, 11, 23, 9, 13, 0).unwrap(),
+            team_verified: true,
+            from_sent_folder: false,
         }
     }
 
@@ -304,6 +369,51 @@ mod tests {
         );
         assert_eq!(p.outcome, Outcome::AutoReply);
         assert_eq!(p.case, Some(t.case));
+    }
+
+    #[test]
+    fn team_mail_in_a_thread_is_the_human_response_when_verified() {
+        let team = Classification::NoReply(NoReply::TeamMember);
+        let t = Thread {
+            case: CaseId::parse("SEC-2026-0009", "SEC").unwrap(),
+            state: State::Acknowledged,
+            reporter_address: "sam@reporter.example".into(),
+            matched_by: "subject_tag",
+        };
+        let mut i = inputs(&team, Some(&t), AckCounts::default(), &LIMITS);
+        let p = plan_inbound(&msg(), &i);
+        assert!(p.first_response);
+        assert_eq!(p.message_kind, "team_response");
+        i.team_verified = false;
+        let p = plan_inbound(&msg(), &i);
+        assert!(!p.first_response);
+        assert!(p.events.iter().any(|e| e.kind == "team_mail_unverified"));
+        // A reporter's follow-up is not a response.
+        let c = Classification::Answerable;
+        let p = plan_inbound(&msg(), &inputs(&c, Some(&t), AckCounts::default(), &LIMITS));
+        assert!(!p.first_response);
+    }
+
+    #[test]
+    fn sent_folder_replies_respond_our_own_copies_do_not() {
+        let own = Classification::NoReply(NoReply::OwnAddress);
+        let t = Thread {
+            case: CaseId::parse("SEC-2026-0009", "SEC").unwrap(),
+            state: State::Acknowledged,
+            reporter_address: "sam@reporter.example".into(),
+            matched_by: "reference",
+        };
+        let mut i = inputs(&own, Some(&t), AckCounts::default(), &LIMITS);
+        i.from_sent_folder = true;
+        let p = plan_inbound(&msg(), &i);
+        assert!(p.first_response);
+        let mut ours = msg();
+        ours.auto.loop_header = true;
+        let p = plan_inbound(&ours, &i);
+        assert!(!p.first_response);
+        i.thread = None;
+        let p = plan_inbound(&msg(), &i);
+        assert_eq!((p.outcome, p.case), (Outcome::AutoReply, None));
     }
 
     #[test]

@@ -273,6 +273,8 @@ fn file(
                 limits: &cfg.limits,
                 response_window: cfg.sla.response_window,
                 received_at,
+                team_verified: team_verified(cfg, m),
+                from_sent_folder: origin.is_sent_folder(),
             },
         );
         let row = MessageRow {
@@ -317,6 +319,11 @@ fn apply(
     }
     rows::insert_message(tx, row)?;
     let case = plan.case.as_ref().map(|c| c.to_string());
+    if plan.first_response {
+        if let Some(c) = &case {
+            rows::record_first_response(tx, c, row.received_at)?;
+        }
+    }
     for e in &plan.events {
         record_event(tx, case.as_deref(), now, e.kind, "secdesk", &e.detail)?;
     }
@@ -377,4 +384,22 @@ fn apply(
     }
     rows::advance_mailbox(tx, row.origin, now)?;
     Ok(())
+}
+
+/// Whether mail from a team address may count as the human response: always
+/// when no `team.trust_authentication_results` is set, else only with a DKIM
+/// or DMARC pass from that server for the sender's domain.
+fn team_verified(cfg: &Config, m: &Incoming) -> bool {
+    let Some(authserv) = &cfg.team.trust_authentication_results else {
+        return true;
+    };
+    let Some(domain) = m
+        .from
+        .as_ref()
+        .and_then(|f| f.address.rsplit_once('@'))
+        .map(|(_, d)| d)
+    else {
+        return false;
+    };
+    crate::mail::auth::authenticated(&m.authentication_results, authserv, domain)
 }

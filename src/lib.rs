@@ -19,6 +19,7 @@
 //! - [`templates`] — the handlebars mail texts.
 //! - [`intake`] — IMAP: connect, sync a mailbox, IDLE or poll, reconnect.
 //! - [`outbox`] — SMTP: the send loop, retries, permanent failures.
+//! - [`schedule`] — the reminder scan of the 48-hour window, on a cron tick.
 //! - [`daemon`] — `secdesk run`: the tasks and the one shutdown path.
 //! - [`tls`] — rustls client settings (ring provider, private CA).
 //! - [`failpoint`] — crash points for the crash-safety tests.
@@ -37,6 +38,7 @@ pub mod ingest;
 pub mod intake;
 pub mod mail;
 pub mod outbox;
+pub mod schedule;
 pub mod store;
 pub mod templates;
 pub mod tls;

@@ -14,7 +14,11 @@ use handlebars::Handlebars;
 use serde::Serialize;
 
 /// Built-in templates: (name, source).
-pub const BUILT_IN: &[(&str, &str)] = &[("ack", include_str!("../templates/ack.hbs"))];
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("ack", include_str!("../templates/ack.hbs")),
+    ("reminder", include_str!("../templates/reminder.hbs")),
+    ("escalation", include_str!("../templates/escalation.hbs")),
+];
 
 /// The compiled templates.
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@
 mod cases;
 mod ingest;
 mod ops;
+mod respond;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +63,28 @@ pub enum Command {
     /// Validate config and templates, check the store, log in to IMAP and
     /// say EHLO to SMTP; one line per check, exit 1 if any fails.
     Check,
+    /// Reply to a case's reporter: threaded, from the security address,
+    /// through the outbox. Stops the 48-hour clock.
+    Reply {
+        id: String,
+        /// The reply text (- for standard input); else $VISUAL/$EDITOR opens.
+        #[arg(long)]
+        file: Option<String>,
+    },
+    /// Record that the reporter was answered some other way (stops the clock).
+    Responded {
+        id: String,
+        /// How and when, in a sentence.
+        #[arg(long)]
+        note: String,
+    },
+    /// Make ADDRESS the case's assignee; reminders go to them and the lead.
+    Assign { id: String, address: String },
+    /// Run a reminder scan now; with --dry-run, only print what it would send.
+    Remind {
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Messages recorded under no case: rejected mail and unmatched
     /// auto-replies.
     Unfiled {
@@ -147,6 +170,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             cases::list(&open_store(&cfg)?, state, overdue, json)
         }
         Command::Show { id, json } => cases::show(&cfg, &open_store(&cfg)?, &id, json),
+        Command::Reply { id, file } => respond::reply(&cfg, &id, file.as_deref()),
+        Command::Responded { id, note } => respond::responded(&cfg, &id, &note),
+        Command::Assign { id, address } => respond::assign(&cfg, &id, &address),
+        Command::Remind { dry_run } => respond::remind(&cfg, dry_run),
         Command::Unfiled { limit, json } => cases::unfiled(&open_store(&cfg)?, limit, json),
     }
 }

@@ -115,8 +115,16 @@ impl Intake {
             "IMAP session open"
         );
         let mailbox = self.imap.mailbox.clone();
+        let sent = self.imap.sent_mailbox.clone();
         loop {
-            let synced = sync::sync_mailbox(&mut session, self, &mailbox, shutdown).await?;
+            // The Sent folder first, so the inbox is the one selected for IDLE.
+            if let Some(sent) = &sent {
+                let synced = sync::sync_mailbox(&mut session, self, sent, true, shutdown).await?;
+                if synced.filed > 0 {
+                    info!(mailbox = %sent, filed = synced.filed, "sent mailbox synced");
+                }
+            }
+            let synced = sync::sync_mailbox(&mut session, self, &mailbox, false, shutdown).await?;
             if synced.filed > 0 {
                 info!(
                     filed = synced.filed,
@@ -134,7 +142,13 @@ impl Intake {
                 continue;
             }
             if idle {
-                session = idle_wait(session, t, shutdown).await?;
+                // IDLE watches the inbox only; with a Sent folder to follow,
+                // come back for it every poll_interval.
+                let reissue = match sent {
+                    Some(_) => IDLE_REISSUE.min(self.imap.poll_interval),
+                    None => IDLE_REISSUE,
+                };
+                session = idle_wait(session, t, reissue, shutdown).await?;
             } else {
                 tokio::select! {
                     _ = tokio::time::sleep(self.imap.poll_interval) => {}
@@ -160,11 +174,12 @@ fn drain_exists(session: &ImapSession) -> bool {
     news
 }
 
-/// Waits in IDLE until the server reports a change, [`IDLE_REISSUE`]
-/// passes, or shutdown; then ends IDLE and hands the session back.
+/// Waits in IDLE until the server reports a change, `reissue` passes (at
+/// most [`IDLE_REISSUE`]), or shutdown; then ends IDLE and hands the session back.
 async fn idle_wait(
     session: ImapSession,
     t: Duration,
+    reissue: Duration,
     shutdown: &CancellationToken,
 ) -> Result<ImapSession> {
     let mut handle = session.idle();
@@ -177,7 +192,7 @@ async fn idle_wait(
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
-                _ = tokio::time::sleep(IDLE_REISSUE) => {}
+                _ = tokio::time::sleep(reissue) => {}
                 _ = shutdown.cancelled() => {}
             }
             drop(stop);

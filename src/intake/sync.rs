@@ -50,6 +50,7 @@ pub async fn sync_mailbox(
     session: &mut ImapSession,
     intake: &mut Intake,
     mailbox: &str,
+    sent: bool,
     shutdown: &CancellationToken,
 ) -> Result<Synced> {
     let t = intake.imap.timeout;
@@ -146,13 +147,16 @@ pub async fn sync_mailbox(
             if shutdown.is_cancelled() {
                 // Everything committed so far stays committed; the rest is
                 // fetched again on the next start.
-                move_processed(session, &intake.imap, &committed).await;
+                if !sent {
+                    move_processed(session, &intake.imap, &committed).await;
+                }
                 return Ok(synced);
             }
             let origin = Origin::Imap {
                 mailbox: mailbox.to_string(),
                 uidvalidity,
                 uid: m.uid,
+                sent,
             };
             let now = Utc::now();
             let received_at = m.internal_date.filter(|d| *d <= now).unwrap_or(now);
@@ -206,7 +210,9 @@ pub async fn sync_mailbox(
                 committed.push(m.uid);
             }
         }
-        move_processed(session, &intake.imap, &committed).await;
+        if !sent {
+            move_processed(session, &intake.imap, &committed).await;
+        }
     }
     blocking(|| {
         intake

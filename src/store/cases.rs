@@ -332,3 +332,31 @@ impl Store {
         Ok(rows)
     }
 }
+
+impl Store {
+    /// Message-IDs of a case, oldest first (inbound and ours), and the
+    /// newest inbound one from `reporter`: what a reply threads to.
+    pub fn thread_ids(&self, id: &str, reporter: &str) -> Result<(Vec<String>, Option<String>)> {
+        let mut stmt = self.conn.prepare(
+            "SELECT message_id, from_address, received_at FROM messages
+             WHERE case_id = ?1 AND message_id IS NOT NULL
+             UNION ALL
+             SELECT message_id, '', created_at FROM outbox WHERE case_id = ?1
+             ORDER BY 3",
+        )?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let last_from_reporter = rows
+            .iter()
+            .rev()
+            .find(|(_, from)| !reporter.is_empty() && from == reporter)
+            .map(|(m, _)| m.clone());
+        Ok((
+            rows.into_iter().map(|(m, _)| m).collect(),
+            last_from_reporter,
+        ))
+    }
+}

@@ -17,11 +17,13 @@ use crate::mail::parse::Incoming;
 pub enum Origin {
     /// `secdesk ingest` (an MTA pipe or a replay).
     Cli,
-    /// An IMAP mailbox, with the UID it had there.
+    /// An IMAP mailbox, with the UID it had there. `sent` marks the shared
+    /// mailbox's Sent folder: mail the team sent from the security address.
     Imap {
         mailbox: String,
         uidvalidity: u32,
         uid: u32,
+        sent: bool,
     },
 }
 
@@ -32,6 +34,11 @@ impl Origin {
             Origin::Imap { mailbox, .. } => format!("imap:{mailbox}"),
         }
     }
+    /// Whether the message was found in the Sent folder.
+    pub fn is_sent_folder(&self) -> bool {
+        matches!(self, Origin::Imap { sent: true, .. })
+    }
+
     fn uid(&self) -> Option<u32> {
         match self {
             Origin::Cli => None,
@@ -255,6 +262,7 @@ pub fn advance_mailbox(tx: &Transaction<'_>, origin: &Origin, now: DateTime<Utc>
         mailbox,
         uidvalidity,
         uid,
+        ..
     } = origin
     {
         tx.execute(
@@ -306,5 +314,15 @@ pub fn mark_synced(tx: &Transaction<'_>, mailbox: &str, now: DateTime<Utc>) -> R
         "UPDATE mailbox_state SET last_sync_at = ?2 WHERE mailbox = ?1",
         params![mailbox, ts(now)],
     )?;
+    Ok(())
+}
+
+/// Stops the case's 48-hour clock at `at`, if it is still running.
+pub fn record_first_response(tx: &Transaction<'_>, case: &str, at: DateTime<Utc>) -> Result<()> {
+    tx.execute(
+        "UPDATE cases SET first_response_at = COALESCE(first_response_at, ?2) WHERE id = ?1",
+        params![case, ts(at)],
+    )
+    .with_context(|| format!("recording the first response on {case}"))?;
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod cases;
 pub mod inbound;
 pub mod outbox;
 pub mod schema;
+pub mod sla;
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::Write;

@@ -119,4 +119,15 @@ CREATE TABLE mailbox_state (
     last_sync_at TEXT
 ) STRICT;
 "#,
+    // 2: the 48-hour window. One row per case and threshold: the primary
+    // key is what makes each reminder and the escalation fire once.
+    r#"
+CREATE TABLE reminders (
+    case_id   TEXT NOT NULL REFERENCES cases (id),
+    threshold TEXT NOT NULL,
+    at        TEXT NOT NULL,
+    sent      INTEGER NOT NULL,
+    PRIMARY KEY (case_id, threshold)
+) STRICT;
+"#,
 ];

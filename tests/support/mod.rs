@@ -462,3 +462,30 @@ pub fn sample(name: &str) -> Vec<u8> {
     )
     .unwrap()
 }
+
+/// Appends `raw` to `user`'s `mailbox` (as a mail client saving to Sent does).
+pub fn append(stack: &Stack, user: &str, mailbox: &str, raw: &[u8]) {
+    let port = stack.imap_port();
+    let (user, mailbox, raw) = (user.to_string(), mailbox.to_string(), raw.to_vec());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let mut client = async_imap::Client::new(tcp);
+        client.read_response().await.unwrap();
+        let mut session = client
+            .login(&user, "reporter")
+            .await
+            .map_err(|e| e.0)
+            .unwrap();
+        session
+            .append(&mailbox, Some("(\\Seen)"), None, &raw)
+            .await
+            .unwrap();
+        let _ = session.logout().await;
+    });
+}

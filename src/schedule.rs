@@ -1,0 +1,402 @@
+//! The reminder scan: keeps the security lead from missing the policy's
+//! 48-hour promise.
+//!
+//! On every `sla.scan` tick (and once at start, to catch up after downtime)
+//! the scan looks at open cases no person has answered, decides per case the
+//! one threshold that fires now ([`crate::case::sla::firing`]), and queues
+//! one mail per recipient listing every case due, most urgent first. The
+//! thresholds, the events and the outbox rows commit in one transaction, and
+//! the store's primary key on (case, threshold) makes each fire once —
+//! whatever the timing, however often the daemon restarts.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::case::sla::{firing, human_duration, local_and_utc, Firing, Threshold};
+use crate::config::Config;
+use crate::intake::blocking;
+use crate::mail::compose::{new_message_id, OutKind, OutgoingMail, ProjectView};
+use crate::store::sla::{self as rows, AwaitingCase};
+use crate::store::{outbox, record_event, Store};
+use crate::templates::Templates;
+
+/// One case in a reminder or escalation mail.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DueItem {
+    pub id: String,
+    pub state: String,
+    pub reporter: String,
+    pub subject: String,
+    /// `Fri 27 Nov 2026 10:12 CET (09:12 UTC)`.
+    pub due: String,
+    /// `3h 59m left` or `OVERDUE by 2h 5m`.
+    pub left: String,
+    pub overdue: bool,
+    /// One line on how to respond to this case.
+    pub hint: String,
+    #[serde(skip)]
+    pub due_at: DateTime<Utc>,
+}
+
+/// The mails one scan sends: one per recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub recipient: String,
+    pub escalation: bool,
+    pub items: Vec<DueItem>,
+}
+
+/// What fires for each case now.
+pub fn firings(
+    cases: &[AwaitingCase],
+    now: DateTime<Utc>,
+    cfg: &Config,
+) -> Vec<(AwaitingCase, Firing)> {
+    cases
+        .iter()
+        .filter_map(|c| {
+            firing(c.response_due_at, now, &cfg.sla.remind_before, &c.done).map(|f| (c.clone(), f))
+        })
+        .collect()
+}
+
+/// Groups firings into one notice per recipient, most urgent case first.
+/// Reminders go to the lead and the case's assignee; an escalation also to
+/// `team.escalation`.
+pub fn notices(fired: &[(AwaitingCase, Firing)], now: DateTime<Utc>, cfg: &Config) -> Vec<Notice> {
+    let mut by: BTreeMap<String, Notice> = BTreeMap::new();
+    for (c, f) in fired {
+        let escalate = f.fire == Threshold::Escalate;
+        let left = crate::case::sla::time_left(c.response_due_at, now);
+        let item = DueItem {
+            id: c.id.clone(),
+            state: c.state.clone(),
+            reporter: if c.reporter.is_empty() {
+                "(no address)".into()
+            } else {
+                c.reporter.clone()
+            },
+            subject: c.subject.clone(),
+            due: local_and_utc(c.response_due_at, cfg.team.timezone),
+            left: if c.response_due_at <= now {
+                format!("OVERDUE by {}", human_duration(-left))
+            } else {
+                format!("{} left", human_duration(left))
+            },
+            overdue: c.response_due_at <= now,
+            hint: format!(
+                "reply with [{id}] in the subject, or `secdesk reply {id}`",
+                id = c.id
+            ),
+            due_at: c.response_due_at,
+        };
+        let mut to: Vec<&String> = cfg.team.lead.iter().collect();
+        to.extend(c.assignee.iter());
+        if escalate {
+            to.extend(cfg.team.escalation.iter());
+        }
+        for r in to {
+            let n = by.entry(r.clone()).or_insert_with(|| Notice {
+                recipient: r.clone(),
+                escalation: false,
+                items: Vec::new(),
+            });
+            n.escalation |= escalate;
+            if !n.items.iter().any(|i| i.id == item.id) {
+                n.items.push(item.clone());
+            }
+        }
+    }
+    let mut out: Vec<Notice> = by.into_values().collect();
+    for n in &mut out {
+        n.items
+            .sort_by(|a, b| a.due_at.cmp(&b.due_at).then(a.id.cmp(&b.id)));
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct NoticeContext<'a> {
+    project: ProjectView,
+    count: usize,
+    one: bool,
+    nearest: String,
+    window_hours: u64,
+    cases: &'a [DueItem],
+}
+
+/// The outgoing mail for a notice.
+pub fn compose(
+    n: &Notice,
+    cfg: &Config,
+    templates: &Templates,
+    token: &str,
+) -> Result<OutgoingMail> {
+    let first = n.items.first().context("a notice without cases")?;
+    let ctx = NoticeContext {
+        project: ProjectView::from_config(&cfg.project),
+        count: n.items.len(),
+        one: n.items.len() == 1,
+        nearest: format!("{} ({})", first.due, first.left),
+        window_hours: cfg.sla.response_window.as_secs().div_ceil(3600),
+        cases: &n.items,
+    };
+    let (kind, template) = if n.escalation {
+        (OutKind::Escalation, "escalation")
+    } else {
+        (OutKind::Reminder, "reminder")
+    };
+    let body = templates.render(template, &ctx)?;
+    let cases = if n.items.len() == 1 {
+        format!("{} case", 1)
+    } else {
+        format!("{} cases", n.items.len())
+    };
+    let subject = if n.escalation {
+        let overdue = n.items.iter().filter(|i| i.overdue).count();
+        format!(
+            "[secdesk] ESCALATION: {overdue} of {cases} past the response deadline, first {} ({})",
+            first.id, first.left
+        )
+    } else {
+        format!(
+            "[secdesk] Reminder: {cases} awaiting a response, nearest {} ({})",
+            first.id, first.left
+        )
+    };
+    let domain = cfg
+        .project
+        .security_address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_string())
+        .unwrap_or_else(|| "localhost".into());
+    Ok(OutgoingMail {
+        kind,
+        case: None,
+        to: vec![n.recipient.clone()],
+        subject,
+        body,
+        message_id: new_message_id(None, kind, token, &domain),
+        in_reply_to: None,
+        references: Vec::new(),
+        dedup_key: format!("{}:{}:{}", kind.as_str(), n.recipient, token),
+    })
+}
+
+/// Runs one scan at `now`: records what fires and queues the mails (or,
+/// with `dry_run`, only says what it would queue).
+pub fn scan(
+    store: &mut Store,
+    cfg: &Config,
+    templates: &Templates,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<Vec<OutgoingMail>> {
+    if dry_run {
+        let cases = rows::awaiting_response(store.conn())?;
+        let fired = firings(&cases, now, cfg);
+        return notices(&fired, now, cfg)
+            .iter()
+            .map(|n| compose(n, cfg, templates, "dry-run"))
+            .collect();
+    }
+    store.write(|tx| {
+        let cases = rows::awaiting_response(tx)?;
+        let mut fired = Vec::new();
+        for (c, f) in firings(&cases, now, cfg) {
+            if !rows::record_threshold(tx, &c.id, &f.fire.key(), now, true)? {
+                continue;
+            }
+            for s in &f.skip {
+                rows::record_threshold(tx, &c.id, &s.key(), now, false)?;
+            }
+            let (kind, what) = match f.fire {
+                Threshold::Escalate => (
+                    "escalation_queued",
+                    "the response deadline passed".to_string(),
+                ),
+                Threshold::Remind(d) => (
+                    "reminder_queued",
+                    format!(
+                        "{} before the response deadline",
+                        human_duration(d.as_secs() as i64)
+                    ),
+                ),
+            };
+            record_event(tx, Some(&c.id), now, kind, "secdesk", &what)?;
+            fired.push((c, f));
+        }
+        let mut mails = Vec::new();
+        for n in notices(&fired, now, cfg) {
+            let token = format!("{:016x}", rand::random::<u64>());
+            let mail = compose(&n, cfg, templates, &token)?;
+            outbox::enqueue(tx, &mail, now)?;
+            mails.push(mail);
+        }
+        Ok(mails)
+    })
+}
+
+/// The scheduler task: a scan at start, then one per `sla.scan` tick.
+pub struct Scheduler {
+    pub config: Arc<Config>,
+    pub templates: Arc<Templates>,
+    pub store: Store,
+    pub outbox_wake: Arc<Notify>,
+}
+
+impl Scheduler {
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let schedule = match cron::Schedule::from_str(&self.config.sla.scan) {
+            Ok(s) => s,
+            Err(e) => {
+                // Validated at config load; this cannot happen, but say so.
+                warn!(error = %e, "sla.scan does not parse; no reminders will be sent");
+                return;
+            }
+        };
+        loop {
+            let now = Utc::now();
+            match blocking(|| scan(&mut self.store, &self.config, &self.templates, now, false)) {
+                Ok(mails) if !mails.is_empty() => {
+                    info!(mails = mails.len(), "reminders queued");
+                    self.outbox_wake.notify_one();
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %format!("{e:#}"), "reminder scan failed"),
+            }
+            let Some(next) = schedule.after(&Utc::now()).next() else {
+                return;
+            };
+            let wait = (next - Utc::now()).to_std().unwrap_or_default();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use std::path::Path;
+
+    fn cfg() -> Config {
+        crate::config::from_toml_str(
+            r#"
+[project]
+name = "Example"
+security_address = "security@example.org"
+[store]
+path = "c.db"
+data_dir = "d"
+[team]
+lead = ["lead@example.org"]
+escalation = ["cto@example.org"]
+timezone = "Europe/Berlin"
+"#,
+            Path::new("/etc/secdesk/secdesk.toml"),
+        )
+        .unwrap()
+    }
+
+    fn case(id: &str, due_h: i64, assignee: Option<&str>) -> AwaitingCase {
+        AwaitingCase {
+            id: id.into(),
+            state: "acknowledged".into(),
+            reporter: "r@reporter.example".into(),
+            subject: "s".into(),
+            response_due_at: t0() + chrono::Duration::hours(due_h),
+            assignee: assignee.map(String::from),
+            done: Vec::new(),
+        }
+    }
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn one_mail_per_recipient_most_urgent_first() {
+        let c = cfg();
+        let cases = vec![
+            case("SEC-2026-0002", 10, Some("dev@example.org")),
+            case("SEC-2026-0001", 3, None),
+            case("SEC-2026-0003", 30, None),
+        ];
+        let fired = firings(&cases, t0(), &c);
+        assert_eq!(fired.len(), 2, "the 30h case is not due yet");
+        let ns = notices(&fired, t0(), &c);
+        let lead = ns
+            .iter()
+            .find(|n| n.recipient == "lead@example.org")
+            .unwrap();
+        let ids: Vec<&str> = lead.items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, vec!["SEC-2026-0001", "SEC-2026-0002"]);
+        let dev = ns
+            .iter()
+            .find(|n| n.recipient == "dev@example.org")
+            .unwrap();
+        assert_eq!(dev.items.len(), 1);
+        assert!(!ns.iter().any(|n| n.recipient == "cto@example.org"));
+        assert!(!lead.escalation);
+    }
+
+    #[test]
+    fn escalations_reach_the_escalation_list_and_the_lead() {
+        let c = cfg();
+        let cases = vec![case("SEC-2026-0001", -1, None)];
+        let ns = notices(&firings(&cases, t0(), &c), t0(), &c);
+        let who: Vec<&str> = ns.iter().map(|n| n.recipient.as_str()).collect();
+        assert_eq!(who, vec!["cto@example.org", "lead@example.org"]);
+        assert!(ns.iter().all(|n| n.escalation));
+        assert_eq!(ns[0].items[0].left, "OVERDUE by 1h 0m");
+    }
+
+    #[test]
+    fn mails_say_how_many_and_the_nearest_deadline_in_both_zones() {
+        let c = cfg();
+        let t = Templates::load(None).unwrap();
+        let cases = vec![
+            case("SEC-2026-0001", 3, None),
+            case("SEC-2026-0002", 11, None),
+        ];
+        let ns = notices(&firings(&cases, t0(), &c), t0(), &c);
+        let m = compose(&ns[0], &c, &t, "tok").unwrap();
+        assert_eq!(m.kind, OutKind::Reminder);
+        assert_eq!(
+            m.subject,
+            "[secdesk] Reminder: 2 cases awaiting a response, nearest SEC-2026-0001 (3h 0m left)"
+        );
+        assert!(
+            m.body.contains("Wed 25 Nov 2026 16:00 CET (15:00 UTC)"),
+            "{}",
+            m.body
+        );
+        assert!(m.body.contains("secdesk reply SEC-2026-0001"));
+        let esc = notices(
+            &firings(&[case("SEC-2026-0001", -2, None)], t0(), &c),
+            t0(),
+            &c,
+        );
+        let m = compose(&esc[0], &c, &t, "tok").unwrap();
+        assert_eq!(m.kind, OutKind::Escalation);
+        assert!(
+            m.subject
+                .starts_with("[secdesk] ESCALATION: 1 of 1 case past"),
+            "{}",
+            m.subject
+        );
+        assert_eq!(OutKind::Escalation.auto_submitted(), Some("auto-generated"));
+    }
+}
