@@ -46,6 +46,11 @@ pub struct ProjectConfig {
     pub security_address: String,
     pub case_prefix: String,
     pub policy_url: String,
+    /// OSV `affected[].package`: ecosystem (`npm`, `crates.io`, …) and name.
+    pub advisory_ecosystem: Option<String>,
+    pub advisory_package: Option<String>,
+    /// Where users upgrade from / read release notes, for the advisory.
+    pub repository_url: Option<String>,
 }
 
 /// How a connection is secured.
@@ -200,6 +205,9 @@ struct RawProject {
     security_address: Option<String>,
     case_prefix: Option<String>,
     policy_url: Option<String>,
+    advisory_ecosystem: Option<String>,
+    advisory_package: Option<String>,
+    repository_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -412,11 +420,22 @@ fn resolve(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
     if !policy_url.is_empty() && !is_safe_line(&policy_url) {
         return Err(err("project.policy_url", "must be one line of text".into()));
     }
+    let opt_line = |v: Option<String>, key: &str| -> Result<Option<String>, ConfigError> {
+        match v {
+            None => Ok(None),
+            Some(s) if s.trim().is_empty() => Ok(None),
+            Some(s) if is_safe_line(&s) => Ok(Some(s.trim().to_string())),
+            Some(_) => Err(err(key, "must be one line of text".into())),
+        }
+    };
     let project = ProjectConfig {
         name: one_line(&name),
         security_address,
         case_prefix,
         policy_url,
+        advisory_ecosystem: opt_line(p.advisory_ecosystem, "project.advisory_ecosystem")?,
+        advisory_package: opt_line(p.advisory_package, "project.advisory_package")?,
+        repository_url: opt_line(p.repository_url, "project.repository_url")?,
     };
 
     // [imap]

@@ -23,11 +23,14 @@
 //! - [`daemon`] — `secdesk run`: the tasks and the one shutdown path.
 //! - [`tls`] — rustls client settings (ring provider, private CA).
 //! - [`failpoint`] — crash points for the crash-safety tests.
+//! - [`advisory`] — pure: advisory drafts (GHSA, OSV, announcement), notices.
+//! - [`stats`] — pure: the transparency figures.
 //! - [`cli`] — the commands, thin over the above.
 //!
 //! Time is always passed in (`now`); nothing in the pure modules reads the
 //! clock, opens a socket or touches the database.
 
+pub mod advisory;
 pub mod case;
 pub mod cli;
 pub mod config;
@@ -39,6 +42,7 @@ pub mod intake;
 pub mod mail;
 pub mod outbox;
 pub mod schedule;
+pub mod stats;
 pub mod store;
 pub mod templates;
 pub mod tls;

@@ -18,6 +18,26 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("ack", include_str!("../templates/ack.hbs")),
     ("reminder", include_str!("../templates/reminder.hbs")),
     ("escalation", include_str!("../templates/escalation.hbs")),
+    (
+        "notice-accepted",
+        include_str!("../templates/notice-accepted.hbs"),
+    ),
+    (
+        "notice-rejected",
+        include_str!("../templates/notice-rejected.hbs"),
+    ),
+    (
+        "notice-duplicate",
+        include_str!("../templates/notice-duplicate.hbs"),
+    ),
+    (
+        "notice-released",
+        include_str!("../templates/notice-released.hbs"),
+    ),
+    (
+        "notice-disclosed",
+        include_str!("../templates/notice-disclosed.hbs"),
+    ),
 ];
 
 /// The compiled templates.

@@ -5,8 +5,10 @@
 //! released → disclosed` — and every step is checked here before the store
 //! records it.
 
+pub mod assess;
 pub mod report;
 pub mod sla;
+pub mod workflow;
 
 use std::fmt;
 use std::str::FromStr;

@@ -5,13 +5,13 @@
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{parse_ts, ts, Store};
 
 /// One case as `cases --json` prints it. The first fields are the contract
 /// of DESIGN.md; the rest extend it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseRow {
     pub id: String,
     pub state: String,
@@ -39,12 +39,16 @@ pub struct CaseRow {
     pub credit_name: Option<String>,
     /// A permanent send failure (5xx) on mail for this case, for the lead.
     pub send_failure: Option<String>,
+    pub workaround: Option<String>,
+    pub released_at: Option<String>,
+    pub disclosed_at: Option<String>,
 }
 
 const CASE_COLUMNS: &str = "id, state, reporter_address, subject, received_at, acknowledged_at,
     first_response_at, response_due_at, severity, reporter_name, missing_items, assignee, impact,
     cvss_vector, decision_reason, duplicate_of, fix_ref, fixed_version, affected_versions,
-    introduced_in, user_impact, advisory, credit_consent, credit_name, send_failure";
+    introduced_in, user_impact, advisory, credit_consent, credit_name, send_failure, workaround,
+    released_at, disclosed_at";
 
 fn case_row(r: &Row<'_>) -> rusqlite::Result<CaseRow> {
     let missing: String = r.get(10)?;
@@ -74,6 +78,9 @@ fn case_row(r: &Row<'_>) -> rusqlite::Result<CaseRow> {
         credit_consent: r.get(22)?,
         credit_name: r.get(23)?,
         send_failure: r.get(24)?,
+        workaround: r.get(25)?,
+        released_at: r.get(26)?,
+        disclosed_at: r.get(27)?,
     })
 }
 

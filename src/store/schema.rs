@@ -130,4 +130,11 @@ CREATE TABLE reminders (
     PRIMARY KEY (case_id, threshold)
 ) STRICT;
 "#,
+    // 3: the disclosure workflow: workarounds for the advisory, and when the
+    // fix shipped and the advisory went out (for the transparency figures).
+    r#"
+ALTER TABLE cases ADD COLUMN workaround TEXT;
+ALTER TABLE cases ADD COLUMN released_at TEXT;
+ALTER TABLE cases ADD COLUMN disclosed_at TEXT;
+"#,
 ];

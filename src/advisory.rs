@@ -1,0 +1,367 @@
+//! Drafts from the case log: the GitHub Security Advisory body, the OSV
+//! record, the release-notes announcement, and the reporter notices'
+//! context. Pure: a case row and the project settings in, text out.
+//!
+//! Credit is published only with consent: without an explicit "yes" no name
+//! appears anywhere — not in the advisory, not in OSV, not in the notice.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::case::assess::{cvss, Impact};
+use crate::case::workflow::{is_ghsa, Notice};
+use crate::config::ProjectConfig;
+use crate::mail::compose::{CaseView, ProjectView, ReporterView};
+use crate::store::cases::CaseRow;
+
+/// The name to credit, if and only if the reporter consented.
+pub fn credited_name(c: &CaseRow) -> Option<String> {
+    if c.credit_consent.as_deref() != Some("yes") {
+        return None;
+    }
+    c.credit_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| Some(c.reporter_name.clone()).filter(|n| !n.is_empty()))
+        .or_else(|| Some(c.reporter.clone()).filter(|n| !n.is_empty()))
+}
+
+/// The credit sentence for the reporter's notices.
+pub fn credit_sentence(c: &CaseRow) -> String {
+    match (c.credit_consent.as_deref(), credited_name(c)) {
+        (Some("yes"), Some(n)) => format!("The advisory will credit you as \"{n}\"."),
+        (Some("no"), _) => "As you asked, the advisory will not name you.".into(),
+        _ => "We have not heard whether you would like to be credited, so the advisory will not name you. Reply with a line \"credit: yes, Your Name\" or \"credit: no\" if you want to tell us.".into(),
+    }
+}
+
+/// The advisory's URL: a GHSA id becomes its GitHub address.
+pub fn advisory_url(advisory: &str, project: &ProjectConfig) -> String {
+    if is_ghsa(advisory) {
+        match &project.repository_url {
+            Some(repo) => format!(
+                "{}/security/advisories/{advisory}",
+                repo.trim_end_matches('/')
+            ),
+            None => format!("https://github.com/advisories/{advisory}"),
+        }
+    } else {
+        advisory.to_string()
+    }
+}
+
+/// The template context of a reporter notice.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoticeContext {
+    pub project: ProjectView,
+    pub case: CaseView,
+    pub reporter: ReporterView,
+    pub severity: String,
+    pub impact: String,
+    pub reason: String,
+    pub duplicate_of: String,
+    pub version: String,
+    pub advisory_url: String,
+    pub credit: String,
+}
+
+/// The context for `notice` about case `c` (as it is after the step).
+pub fn notice_context(c: &CaseRow, project: &ProjectConfig) -> NoticeContext {
+    let none = String::new;
+    NoticeContext {
+        project: ProjectView::from_config(project),
+        case: CaseView {
+            id: c.id.clone(),
+            tag: format!("[{}]", c.id),
+            subject: c.subject.clone(),
+            received_at: c.received_at.clone(),
+            response_due: c.response_due_at.clone(),
+        },
+        reporter: ReporterView {
+            name: c.reporter_name.clone(),
+            address: c.reporter.clone(),
+        },
+        severity: c.severity.clone().unwrap_or_else(none),
+        impact: c
+            .impact
+            .as_deref()
+            .map(Impact::describe)
+            .unwrap_or_else(none),
+        reason: c.decision_reason.clone().unwrap_or_else(none),
+        duplicate_of: c.duplicate_of.clone().unwrap_or_else(none),
+        version: c.fixed_version.clone().unwrap_or_else(none),
+        advisory_url: c
+            .advisory
+            .as_deref()
+            .map(|a| advisory_url(a, project))
+            .unwrap_or_else(none),
+        credit: credit_sentence(c),
+    }
+}
+
+/// The template name of a notice.
+pub fn notice_template(n: Notice) -> String {
+    format!("notice-{}", n.name())
+}
+
+fn or_tbd(v: &Option<String>, what: &str) -> String {
+    v.clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("(TODO: {what})"))
+}
+
+fn severity_line(c: &CaseRow) -> String {
+    let mut s = format!("Severity: {}", or_tbd(&c.severity, "severity"));
+    if let Some(v) = c.cvss_vector.as_deref().and_then(|v| cvss(v).ok()) {
+        s.push_str(&format!(" (CVSS {:.1}, `{}`)", v.score, v.vector));
+    }
+    if let Some(i) = &c.impact {
+        s.push_str(&format!("; {}", Impact::describe(i)));
+    }
+    s
+}
+
+/// The GitHub Security Advisory body (Markdown).
+pub fn ghsa(c: &CaseRow, project: &ProjectConfig) -> String {
+    let fixed = or_tbd(&c.fixed_version, "fixed version (secdesk released)");
+    let mut out = String::new();
+    out.push_str(&format!("# {}\n\n", c.subject));
+    out.push_str("### Summary\n\n");
+    out.push_str(&format!(
+        "{} in {} versions {} allows what is described under Impact. It is fixed in {fixed}.\n\n",
+        c.subject,
+        project.name,
+        or_tbd(&c.affected_versions, "affected versions (secdesk analyze)")
+    ));
+    out.push_str("### Impact\n\n");
+    out.push_str(&format!(
+        "{}\n\n",
+        or_tbd(&c.user_impact, "user impact (secdesk analyze)")
+    ));
+    out.push_str(&format!("{}\n\n", severity_line(c)));
+    out.push_str("### Affected versions\n\n");
+    out.push_str(&format!(
+        "{} (the issue was introduced in {}).\n\n",
+        or_tbd(&c.affected_versions, "affected versions"),
+        or_tbd(&c.introduced_in, "introducing version")
+    ));
+    out.push_str("### Patches\n\n");
+    out.push_str(&format!("The issue is fixed in {fixed}."));
+    if let Some(r) = &c.fix_ref {
+        out.push_str(&format!(" Fix: {r}"));
+    }
+    out.push_str("\n\n### Upgrade\n\n");
+    out.push_str(&format!("Upgrade to {fixed} or later."));
+    if let Some(repo) = &project.repository_url {
+        out.push_str(&format!(
+            " Releases: {}/releases",
+            repo.trim_end_matches('/')
+        ));
+    }
+    out.push_str("\n\n### Workarounds\n\n");
+    out.push_str(&format!(
+        "{}\n\n",
+        c.workaround
+            .clone()
+            .unwrap_or_else(|| "No workaround is known; upgrade.".into())
+    ));
+    if let Some(name) = credited_name(c) {
+        out.push_str("### Credits\n\n");
+        out.push_str(&format!("Reported by {name}.\n\n"));
+    }
+    out.push_str("### References\n\n");
+    if let Some(a) = &c.advisory {
+        out.push_str(&format!("- {}\n", advisory_url(a, project)));
+    }
+    if let Some(r) = &c.fix_ref {
+        out.push_str(&format!("- {r}\n"));
+    }
+    if !project.policy_url.is_empty() {
+        out.push_str(&format!("- {}\n", project.policy_url));
+    }
+    out
+}
+
+/// The OSV record (schema 1.6).
+pub fn osv(c: &CaseRow, project: &ProjectConfig, now: DateTime<Utc>) -> Value {
+    let id = match c.advisory.as_deref() {
+        Some(a) if is_ghsa(a) => a.to_string(),
+        _ => format!("x_{}", c.id),
+    };
+    let ts = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut rec = json!({
+        "schema_version": "1.6.0",
+        "id": id,
+        "modified": ts(now),
+        "summary": c.subject,
+        "details": c.user_impact.clone().unwrap_or_else(|| c.subject.clone()),
+    });
+    if let Some(p) = c.disclosed_at.as_deref().and_then(crate::store::parse_ts) {
+        rec["published"] = json!(ts(p));
+    }
+    let mut events =
+        vec![json!({"introduced": c.introduced_in.clone().unwrap_or_else(|| "0".into())})];
+    if let Some(f) = &c.fixed_version {
+        events.push(json!({"fixed": f}));
+    }
+    let mut affected = json!({
+        "ranges": [{"type": "ECOSYSTEM", "events": events}],
+    });
+    if let (Some(eco), Some(name)) = (&project.advisory_ecosystem, &project.advisory_package) {
+        affected["package"] = json!({"ecosystem": eco, "name": name});
+    }
+    if let Some(v) = &c.affected_versions {
+        affected["database_specific"] = json!({"affected_versions": v});
+    }
+    rec["affected"] = json!([affected]);
+    if let Some(v) = c.cvss_vector.as_deref().and_then(|v| cvss(v).ok()) {
+        rec["severity"] = json!([{"type": "CVSS_V3", "score": v.vector}]);
+    }
+    let mut refs = Vec::new();
+    if let Some(a) = &c.advisory {
+        refs.push(json!({"type": "ADVISORY", "url": advisory_url(a, project)}));
+    }
+    if let Some(r) = &c.fix_ref {
+        refs.push(json!({"type": "FIX", "url": r}));
+    }
+    if !refs.is_empty() {
+        rec["references"] = json!(refs);
+    }
+    if let Some(name) = credited_name(c) {
+        rec["credits"] = json!([{"name": name, "type": "FINDER"}]);
+    }
+    rec["database_specific"] = json!({"secdesk_case": c.id, "severity": c.severity});
+    rec
+}
+
+/// The release-notes / blog announcement the policy asks for.
+pub fn announcement(c: &CaseRow, project: &ProjectConfig) -> String {
+    let fixed = or_tbd(&c.fixed_version, "fixed version");
+    let mut out = format!(
+        "Security release: {} {fixed}\n\n{} {fixed} fixes a {} severity security issue: {}.\n\n",
+        project.name,
+        project.name,
+        or_tbd(&c.severity, "severity"),
+        c.subject
+    );
+    out.push_str(&format!(
+        "Affected versions: {}. {}\n\n",
+        or_tbd(&c.affected_versions, "affected versions"),
+        or_tbd(&c.user_impact, "user impact")
+    ));
+    out.push_str(&format!("Please upgrade to {fixed} or later."));
+    if let Some(w) = &c.workaround {
+        out.push_str(&format!(" If you cannot upgrade yet: {w}"));
+    }
+    out.push_str("\n\n");
+    match &c.advisory {
+        Some(a) => out.push_str(&format!(
+            "The security advisory has the details: {}\n",
+            advisory_url(a, project)
+        )),
+        None => out.push_str("The security advisory has the details: (TODO: advisory link)\n"),
+    }
+    if let Some(name) = credited_name(c) {
+        out.push_str(&format!(
+            "\nThanks to {name} for reporting the issue responsibly.\n"
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn row() -> CaseRow {
+        serde_json::from_value(json!({
+            "id": "SEC-2026-0001", "state": "disclosed", "reporter": "sam@reporter.example",
+            "subject": "Prototype pollution in the rules engine",
+            "received_at": "2026-11-23T09:12:44.000Z", "acknowledged_at": null,
+            "first_response_at": null, "response_due_at": "2026-11-25T09:12:44.000Z",
+            "severity": "high", "reporter_name": "Sam Finder", "missing_items": [],
+            "assignee": null, "impact": "c=none,i=high,a=high",
+            "cvss_vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:H/A:H",
+            "decision_reason": null, "duplicate_of": null,
+            "fix_ref": "https://github.com/example/example/pull/42", "fixed_version": "9.0.2",
+            "affected_versions": ">=8.0.0 <9.0.2", "introduced_in": "8.0.0",
+            "user_impact": "A remote client can change the behaviour of every route.",
+            "advisory": "GHSA-abcd-1234-wxyz", "credit_consent": "yes", "credit_name": "Sam F.",
+            "send_failure": null, "workaround": null, "released_at": "2026-11-24T10:00:00.000Z",
+            "disclosed_at": "2026-11-25T10:00:00.000Z"
+        }))
+        .unwrap()
+    }
+
+    fn project() -> ProjectConfig {
+        ProjectConfig {
+            name: "Example".into(),
+            security_address: "security@example.org".into(),
+            case_prefix: "SEC".into(),
+            policy_url: "https://example.org/SECURITY.md".into(),
+            advisory_ecosystem: Some("npm".into()),
+            advisory_package: Some("@example/cli".into()),
+            repository_url: Some("https://github.com/example/example".into()),
+        }
+    }
+
+    #[test]
+    fn ghsa_body_is_complete() {
+        let b = ghsa(&row(), &project());
+        for part in [
+            "### Impact",
+            "### Affected versions",
+            ">=8.0.0 <9.0.2",
+            "introduced in 8.0.0",
+            "fixed in 9.0.2",
+            "Upgrade to 9.0.2",
+            "### Workarounds",
+            "Reported by Sam F.",
+            "CVSS 9.1",
+            "https://github.com/example/example/security/advisories/GHSA-abcd-1234-wxyz",
+        ] {
+            assert!(b.contains(part), "missing {part:?} in\n{b}");
+        }
+        assert!(!b.contains("TODO"), "{b}");
+    }
+
+    #[test]
+    fn no_consent_no_name_anywhere() {
+        for consent in [None, Some("no")] {
+            let mut c = row();
+            c.credit_consent = consent.map(String::from);
+            let texts = [
+                ghsa(&c, &project()),
+                osv(&c, &project(), Utc::now()).to_string(),
+                announcement(&c, &project()),
+                credit_sentence(&c),
+            ];
+            for t in texts {
+                assert!(!t.contains("Sam"), "{consent:?}: {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn credit_falls_back_to_the_reporter_name_only_with_consent() {
+        let mut c = row();
+        c.credit_name = None;
+        assert_eq!(credited_name(&c).as_deref(), Some("Sam Finder"));
+        c.credit_consent = Some("no".into());
+        assert_eq!(credited_name(&c), None);
+    }
+
+    #[test]
+    fn osv_record_shape() {
+        let r = osv(&row(), &project(), Utc::now());
+        assert_eq!(r["id"], "GHSA-abcd-1234-wxyz");
+        assert_eq!(
+            r["affected"][0]["ranges"][0]["events"],
+            json!([{"introduced": "8.0.0"}, {"fixed": "9.0.2"}])
+        );
+        assert_eq!(r["severity"][0]["type"], "CVSS_V3");
+        assert_eq!(r["credits"][0]["name"], "Sam F.");
+        assert_eq!(r["affected"][0]["package"]["ecosystem"], "npm");
+    }
+}
