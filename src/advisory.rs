@@ -270,28 +270,33 @@ pub fn announcement(c: &CaseRow, project: &ProjectConfig) -> String {
     out
 }
 
+/// A filled-in, disclosed case: for `secdesk check` and tests.
+pub fn sample_case() -> CaseRow {
+    serde_json::from_value(json!({
+        "id": "SEC-2026-0001", "state": "disclosed", "reporter": "sam@reporter.example",
+        "subject": "Prototype pollution in the rules engine",
+        "received_at": "2026-11-23T09:12:44.000Z", "acknowledged_at": null,
+        "first_response_at": null, "response_due_at": "2026-11-25T09:12:44.000Z",
+        "severity": "high", "reporter_name": "Sam Finder", "missing_items": [],
+        "assignee": null, "impact": "c=none,i=high,a=high",
+        "cvss_vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:H/A:H",
+        "decision_reason": null, "duplicate_of": null,
+        "fix_ref": "https://github.com/example/example/pull/42", "fixed_version": "9.0.2",
+        "affected_versions": ">=8.0.0 <9.0.2", "introduced_in": "8.0.0",
+        "user_impact": "A remote client can change the behaviour of every route.",
+        "advisory": "GHSA-abcd-1234-wxyz", "credit_consent": "yes", "credit_name": "Sam F.",
+        "send_failure": null, "workaround": null, "released_at": "2026-11-24T10:00:00.000Z",
+        "disclosed_at": "2026-11-25T10:00:00.000Z"
+    }))
+    .expect("sample case")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    pub fn row() -> CaseRow {
-        serde_json::from_value(json!({
-            "id": "SEC-2026-0001", "state": "disclosed", "reporter": "sam@reporter.example",
-            "subject": "Prototype pollution in the rules engine",
-            "received_at": "2026-11-23T09:12:44.000Z", "acknowledged_at": null,
-            "first_response_at": null, "response_due_at": "2026-11-25T09:12:44.000Z",
-            "severity": "high", "reporter_name": "Sam Finder", "missing_items": [],
-            "assignee": null, "impact": "c=none,i=high,a=high",
-            "cvss_vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:H/A:H",
-            "decision_reason": null, "duplicate_of": null,
-            "fix_ref": "https://github.com/example/example/pull/42", "fixed_version": "9.0.2",
-            "affected_versions": ">=8.0.0 <9.0.2", "introduced_in": "8.0.0",
-            "user_impact": "A remote client can change the behaviour of every route.",
-            "advisory": "GHSA-abcd-1234-wxyz", "credit_consent": "yes", "credit_name": "Sam F.",
-            "send_failure": null, "workaround": null, "released_at": "2026-11-24T10:00:00.000Z",
-            "disclosed_at": "2026-11-25T10:00:00.000Z"
-        }))
-        .unwrap()
+    fn row() -> CaseRow {
+        sample_case()
     }
 
     fn project() -> ProjectConfig {

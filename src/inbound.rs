@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::case::assess::{parse_credit, Credit};
 use crate::case::report::{missing_items, ReportItem};
 use crate::case::{sla, CaseId, State};
 use crate::config::LimitsConfig;
@@ -98,6 +99,8 @@ pub struct Plan {
     pub ack: AckDecision,
     /// A person from the team answered: stops the 48-hour clock.
     pub first_response: bool,
+    /// The reporter's own reply says whether they want credit.
+    pub credit: Option<Credit>,
 }
 
 /// Everything [`plan_inbound`] needs besides the message.
@@ -145,6 +148,16 @@ pub fn plan_inbound(m: &Incoming, i: &Inputs<'_>) -> Plan {
                     .into(),
             });
         }
+        // Only the reporter speaks for their credit, and only before the
+        // advisory is out.
+        let from_reporter = m
+            .from
+            .as_ref()
+            .is_some_and(|f| !t.reporter_address.is_empty() && f.address == t.reporter_address);
+        let credit =
+            (from_reporter && *class == Classification::Answerable && t.state != State::Disclosed)
+                .then(|| parse_credit(&m.body_text))
+                .flatten();
         return Plan {
             outcome,
             case: Some(t.case.clone()),
@@ -153,6 +166,7 @@ pub fn plan_inbound(m: &Incoming, i: &Inputs<'_>) -> Plan {
             events,
             ack: AckDecision::NotApplicable,
             first_response: team && i.team_verified,
+            credit,
         };
     }
 
@@ -169,6 +183,7 @@ pub fn plan_inbound(m: &Incoming, i: &Inputs<'_>) -> Plan {
                 }],
                 ack: AckDecision::NotApplicable,
                 first_response: false,
+                credit: None,
             };
         }
     }
@@ -240,6 +255,7 @@ pub fn plan_inbound(m: &Incoming, i: &Inputs<'_>) -> Plan {
         events,
         ack,
         first_response: false,
+        credit: None,
     }
 }
 
@@ -262,6 +278,7 @@ fn plan_sent(m: &Incoming, i: &Inputs<'_>) -> Plan {
             }],
             ack: AckDecision::NotApplicable,
             first_response: true,
+            credit: None,
         },
         t => Plan {
             outcome: Outcome::AutoReply,
@@ -278,6 +295,7 @@ fn plan_sent(m: &Incoming, i: &Inputs<'_>) -> Plan {
             }],
             ack: AckDecision::NotApplicable,
             first_response: false,
+            credit: None,
         },
     }
 }
@@ -414,6 +432,28 @@ mod tests {
         i.thread = None;
         let p = plan_inbound(&msg(), &i);
         assert_eq!((p.outcome, p.case), (Outcome::AutoReply, None));
+    }
+
+    #[test]
+    fn the_reporters_reply_can_give_credit_consent() {
+        let c = Classification::Answerable;
+        let t = Thread {
+            case: CaseId::parse("SEC-2026-0009", "SEC").unwrap(),
+            state: State::Fixing,
+            reporter_address: "sam@reporter.example".into(),
+            matched_by: "subject_tag",
+        };
+        let mut m = msg();
+        m.body_text = "Thanks!\ncredit: yes, Sam Finder\n> credit: no\n".into();
+        let p = plan_inbound(&m, &inputs(&c, Some(&t), AckCounts::default(), &LIMITS));
+        assert_eq!(p.credit, Some(Credit::Yes(Some("Sam Finder".into()))));
+        // Someone else cannot consent for the reporter.
+        m.from = Some(crate::mail::parse::Mailbox {
+            address: "eve@evil.example".into(),
+            name: None,
+        });
+        let p = plan_inbound(&m, &inputs(&c, Some(&t), AckCounts::default(), &LIMITS));
+        assert_eq!(p.credit, None);
     }
 
     #[test]

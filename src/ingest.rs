@@ -319,6 +319,18 @@ fn apply(
     }
     rows::insert_message(tx, row)?;
     let case = plan.case.as_ref().map(|c| c.to_string());
+    if let (Some(credit), Some(c)) = (&plan.credit, &case) {
+        let (consent, name) = match credit {
+            crate::case::assess::Credit::Yes(n) => ("yes", n.clone()),
+            crate::case::assess::Credit::No => ("no", None),
+        };
+        rows::record_credit(tx, c, consent, name.as_deref())?;
+        let detail = match &name {
+            Some(n) => format!("credit consent from the reporter's reply: {consent}, as {n}"),
+            None => format!("credit consent from the reporter's reply: {consent}"),
+        };
+        record_event(tx, Some(c), now, "credit", "reporter", &detail)?;
+    }
     if plan.first_response {
         if let Some(c) = &case {
             rows::record_first_response(tx, c, row.received_at)?;

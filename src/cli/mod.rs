@@ -5,6 +5,7 @@ mod cases;
 mod ingest;
 mod ops;
 mod respond;
+mod workflow;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use crate::case::workflow::Action;
 use crate::config::{self, Config, ConfigError};
 use crate::store::Store;
 use crate::templates::Templates;
@@ -84,6 +86,88 @@ pub enum Command {
     Remind {
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Triage: severity, CIA impact and optionally a CVSS 3.1 vector.
+    Triage {
+        id: String,
+        /// critical, high, medium or low.
+        #[arg(long)]
+        severity: String,
+        /// c=…,i=…,a=… with none, low or high each.
+        #[arg(long)]
+        impact: String,
+        /// e.g. CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H
+        #[arg(long)]
+        cvss: Option<String>,
+    },
+    /// Accept as a vulnerability (the reporter is told, with the severity).
+    Accept { id: String },
+    /// Not a vulnerability: the reporter receives the reasoning.
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Close as a duplicate of another case (the reporter is told).
+    Duplicate {
+        id: String,
+        #[arg(long)]
+        of: String,
+    },
+    /// A fix is in progress: the pull request.
+    Fixing {
+        id: String,
+        #[arg(long = "ref", value_name = "URL")]
+        fix_ref: String,
+    },
+    /// The fix is released in VERSION (the reporter is told).
+    Released {
+        id: String,
+        #[arg(long)]
+        version: String,
+    },
+    /// The analysis: affected versions, where it came in, what users risk.
+    Analyze {
+        id: String,
+        #[arg(long)]
+        affected: String,
+        #[arg(long)]
+        introduced: String,
+        #[arg(long)]
+        user_impact: String,
+        /// What users can do if they cannot upgrade.
+        #[arg(long)]
+        workaround: Option<String>,
+    },
+    /// Record the reporter's consent to be credited (and the name to use).
+    Credit {
+        id: String,
+        /// yes or no.
+        #[arg(long)]
+        consent: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// The advisory is published (refused before a fix and an analysis).
+    Disclose {
+        id: String,
+        /// GHSA-xxxx-xxxx-xxxx or a URL.
+        #[arg(long)]
+        advisory: String,
+    },
+    /// An internal note on the case (never mailed).
+    Note { id: String, text: String },
+    /// Draft the advisory: GitHub (Markdown), OSV (JSON) or announcement.
+    Advisory {
+        id: String,
+        #[arg(long, default_value = "ghsa")]
+        format: String,
+    },
+    /// The transparency figures: response times, the 48-hour share, fix and
+    /// disclosure times by severity, open cases by state.
+    Stats {
+        #[arg(long)]
+        json: bool,
     },
     /// Messages recorded under no case: rejected mail and unmatched
     /// auto-replies.
@@ -174,6 +258,73 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Responded { id, note } => respond::responded(&cfg, &id, &note),
         Command::Assign { id, address } => respond::assign(&cfg, &id, &address),
         Command::Remind { dry_run } => respond::remind(&cfg, dry_run),
+        Command::Triage {
+            id,
+            severity,
+            impact,
+            cvss,
+        } => {
+            use crate::case::assess;
+            let severity = severity
+                .parse()
+                .map_err(|e: String| UsageError(format!("--severity: {e}")))?;
+            let impact =
+                assess::Impact::parse(&impact).map_err(|e| UsageError(format!("--impact: {e}")))?;
+            let cvss = match cvss {
+                Some(v) => Some(assess::cvss(&v).map_err(|e| UsageError(format!("--cvss: {e}")))?),
+                None => None,
+            };
+            workflow::step(
+                &cfg,
+                &id,
+                Action::Triage {
+                    severity,
+                    impact,
+                    cvss,
+                },
+            )
+        }
+        Command::Accept { id } => workflow::step(&cfg, &id, Action::Accept),
+        Command::Reject { id, reason } => workflow::step(&cfg, &id, Action::Reject { reason }),
+        Command::Duplicate { id, of } => workflow::step(&cfg, &id, Action::Duplicate { of }),
+        Command::Fixing { id, fix_ref } => workflow::step(&cfg, &id, Action::Fixing { fix_ref }),
+        Command::Released { id, version } => {
+            workflow::step(&cfg, &id, Action::Released { version })
+        }
+        Command::Analyze {
+            id,
+            affected,
+            introduced,
+            user_impact,
+            workaround,
+        } => workflow::step(
+            &cfg,
+            &id,
+            Action::Analyze {
+                affected,
+                introduced,
+                user_impact,
+                workaround,
+            },
+        ),
+        Command::Credit { id, consent, name } => {
+            let consent = match consent.to_ascii_lowercase().as_str() {
+                "yes" => true,
+                "no" => false,
+                other => {
+                    return Err(
+                        UsageError(format!("--consent {other:?}: expected yes or no")).into(),
+                    )
+                }
+            };
+            workflow::step(&cfg, &id, Action::Credit { consent, name })
+        }
+        Command::Disclose { id, advisory } => {
+            workflow::step(&cfg, &id, Action::Disclose { advisory })
+        }
+        Command::Note { id, text } => workflow::step(&cfg, &id, Action::Note { text }),
+        Command::Advisory { id, format } => workflow::advisory(&cfg, &id, &format),
+        Command::Stats { json } => workflow::stats(&cfg, json),
         Command::Unfiled { limit, json } => cases::unfiled(&open_store(&cfg)?, limit, json),
     }
 }

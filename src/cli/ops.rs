@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::config::Config;
-use crate::mail::compose::sample_ack_context;
 use crate::store::Store;
 use crate::templates::{Templates, BUILT_IN};
 
@@ -100,8 +99,7 @@ pub fn check(cfg: &Config) -> Result<ExitCode> {
 
 fn check_templates(cfg: &Config) -> Result<String> {
     let t = Templates::load(cfg.templates.dir.as_deref())?;
-    let ctx = sample_ack_context("Sample subject");
-    t.render("ack", &ctx)?;
+    crate::templates::render_samples(&t, cfg)?;
     let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
     Ok(format!("{} render with a sample case", names.join(", ")))
 }

@@ -51,12 +51,15 @@ impl OutKind {
         .find(|k| k.as_str() == s)
     }
 
-    /// RFC 3834 §5: replies to a person's mail are `auto-replied`, mail
-    /// made on a timer is `auto-generated`; a person's own reply has none.
+    /// RFC 3834 §5: the acknowledgement answers a person's mail
+    /// (`auto-replied`); notices and reminders are `auto-generated`; a
+    /// person's own reply has none.
     pub fn auto_submitted(self) -> Option<&'static str> {
         match self {
-            OutKind::Ack | OutKind::Notice => Some("auto-replied"),
-            OutKind::Reminder | OutKind::Escalation => Some("auto-generated"),
+            OutKind::Ack => Some("auto-replied"),
+            // Notices are not answers to a message: generated on a step the
+            // lead took (RFC 3834 §5).
+            OutKind::Notice | OutKind::Reminder | OutKind::Escalation => Some("auto-generated"),
             OutKind::Reply => None,
         }
     }

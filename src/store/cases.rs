@@ -196,14 +196,7 @@ impl Store {
 
     /// One case by id.
     pub fn get_case(&self, id: &str) -> Result<Option<CaseRow>> {
-        self.conn
-            .query_row(
-                &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?1"),
-                [id],
-                case_row,
-            )
-            .optional()
-            .with_context(|| format!("reading case {id}"))
+        get_case(&self.conn, id)
     }
 
     /// A case's messages, inbound and outbound, in time order.
@@ -341,29 +334,49 @@ impl Store {
 }
 
 impl Store {
-    /// Message-IDs of a case, oldest first (inbound and ours), and the
-    /// newest inbound one from `reporter`: what a reply threads to.
+    /// See [`thread_ids`].
     pub fn thread_ids(&self, id: &str, reporter: &str) -> Result<(Vec<String>, Option<String>)> {
-        let mut stmt = self.conn.prepare(
-            "SELECT message_id, from_address, received_at FROM messages
+        thread_ids(&self.conn, id, reporter)
+    }
+}
+
+/// One case by id, on any connection (a transaction included).
+pub fn get_case(conn: &rusqlite::Connection, id: &str) -> Result<Option<CaseRow>> {
+    conn.query_row(
+        &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?1"),
+        [id],
+        case_row,
+    )
+    .optional()
+    .with_context(|| format!("reading case {id}"))
+}
+
+/// Message-IDs of a case, oldest first (inbound and ours), and the newest
+/// inbound one from `reporter`: what a reply or notice threads to.
+pub fn thread_ids(
+    conn: &rusqlite::Connection,
+    id: &str,
+    reporter: &str,
+) -> Result<(Vec<String>, Option<String>)> {
+    let mut stmt = conn.prepare(
+        "SELECT message_id, from_address, received_at FROM messages
              WHERE case_id = ?1 AND message_id IS NOT NULL
              UNION ALL
              SELECT message_id, '', created_at FROM outbox WHERE case_id = ?1
              ORDER BY 3",
-        )?;
-        let rows = stmt
-            .query_map([id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let last_from_reporter = rows
-            .iter()
-            .rev()
-            .find(|(_, from)| !reporter.is_empty() && from == reporter)
-            .map(|(m, _)| m.clone());
-        Ok((
-            rows.into_iter().map(|(m, _)| m).collect(),
-            last_from_reporter,
-        ))
-    }
+    )?;
+    let rows = stmt
+        .query_map([id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let last_from_reporter = rows
+        .iter()
+        .rev()
+        .find(|(_, from)| !reporter.is_empty() && from == reporter)
+        .map(|(m, _)| m.clone());
+    Ok((
+        rows.into_iter().map(|(m, _)| m).collect(),
+        last_from_reporter,
+    ))
 }

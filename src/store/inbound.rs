@@ -326,3 +326,20 @@ pub fn record_first_response(tx: &Transaction<'_>, case: &str, at: DateTime<Utc>
     .with_context(|| format!("recording the first response on {case}"))?;
     Ok(())
 }
+
+/// The reporter's credit consent (and name, with consent only).
+pub fn record_credit(
+    tx: &Transaction<'_>,
+    case: &str,
+    consent: &str,
+    name: Option<&str>,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE cases SET credit_consent = ?2,
+             credit_name = CASE WHEN ?2 = 'yes' THEN COALESCE(?3, credit_name) ELSE NULL END
+         WHERE id = ?1",
+        params![case, consent, name],
+    )
+    .with_context(|| format!("recording credit consent on {case}"))?;
+    Ok(())
+}
