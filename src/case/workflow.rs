@@ -353,6 +353,7 @@ pub fn decide(case: &Snapshot, action: Action, now: &str) -> Result<Change, Refu
                     "--advisory {advisory:?} is neither a GHSA id (GHSA-xxxx-xxxx-xxxx) nor an http(s) URL"
                 )));
             }
+            let to = step(Disclosed)?;
             if case.fixed_version.is_none() {
                 return Err(Refused(format!(
                     "case {} has no fixed version yet (secdesk released {} --version X)",
