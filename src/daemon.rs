@@ -1,30 +1,51 @@
 //! `secdesk run`: wires the long-running tasks — IMAP intake, the outbox
-//! worker and the reminder scheduler — and owns the one shutdown path.
+//! worker and the reminder scheduler — and owns the one shutdown path and
+//! the reload path.
 //!
 //! Each task gets its own store connection (SQLite serialises the writers)
 //! and a clone of one `CancellationToken`. Shutdown cancels the token; each
 //! loop finishes the transaction in hand and returns; after a bound the rest
 //! is abandoned — safe, because every step is a committed transaction.
+//! Reload (SIGHUP) validates a new configuration and templates completely
+//! before swapping them in through a `watch` channel; a bad one is refused
+//! and the running one kept. The IMAP session is never dropped for it.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tokio::sync::Notify;
+use sd_notify::NotifyState;
+use tokio::sync::{mpsc, watch, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::{Config, ConfigError};
 use crate::intake::Intake;
 use crate::outbox::{self, Outbox};
 use crate::schedule::Scheduler;
+use crate::service::{self, notify, Health};
 use crate::store::Store;
 use crate::templates::Templates;
 
 /// How long shutdown waits for the tasks before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
+/// What the process is told from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGTERM / SIGINT.
+    Stop,
+    /// SIGHUP.
+    Reload,
+}
+
+/// The reloadable part of the running configuration.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub config: Arc<Config>,
+    pub templates: Arc<Templates>,
+}
 
 fn missing_section(cfg: &Config, section: &str) -> ConfigError {
     ConfigError {
@@ -34,8 +55,15 @@ fn missing_section(cfg: &Config, section: &str) -> ConfigError {
     }
 }
 
-/// Runs the daemon until `shutdown` completes.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
+/// Loads templates and proves each renders.
+pub fn load_templates(cfg: &Config) -> Result<Templates> {
+    let t = Templates::load(cfg.templates.dir.as_deref())?;
+    crate::templates::render_samples(&t, cfg)?;
+    Ok(t)
+}
+
+/// Runs the daemon until a [`Signal::Stop`] arrives (or `signals` closes).
+pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<()> {
     let imap = config
         .imap
         .clone()
@@ -44,7 +72,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .smtp
         .clone()
         .ok_or_else(|| missing_section(&config, "smtp"))?;
-    let templates = Arc::new(Templates::load(config.templates.dir.as_deref())?);
+    let templates = Arc::new(load_templates(&config)?);
     let config = Arc::new(config);
     let open = || {
         Store::open(&config.store.path, &config.store.data_dir)
@@ -55,16 +83,21 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let schedule_store = open()?;
     let transport = outbox::transport(&smtp)?;
     let wake = Arc::new(Notify::new());
+    let health = Health::new();
+    let (live_tx, live_rx) = watch::channel(Live {
+        config: config.clone(),
+        templates,
+    });
 
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
     tracker.spawn(
         Intake {
-            config: config.clone(),
-            imap,
-            templates: templates.clone(),
+            live: live_rx.clone(),
+            imap: imap.clone(),
             store: intake_store,
             outbox_wake: wake.clone(),
+            health: health.clone(),
         }
         .run(token.clone()),
     );
@@ -75,22 +108,56 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             store: outbox_store,
             transport,
             wake: wake.clone(),
+            health: health.clone(),
         }
         .run(token.clone()),
     );
     tracker.spawn(
         Scheduler {
-            config: config.clone(),
-            templates: templates.clone(),
+            live: live_rx,
             store: schedule_store,
             outbox_wake: wake.clone(),
         }
         .run(token.clone()),
     );
+    tracker.spawn(service::watchdog(health, token.clone()));
     tracker.close();
+    let status = format!("reading {} on {}", imap.mailbox, imap.host);
+    notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
     info!(store = %config.store.path.display(), "secdesk running");
 
-    shutdown.await;
+    while let Some(signal) = signals.recv().await {
+        match signal {
+            Signal::Stop => break,
+            Signal::Reload => {
+                let mono = NotifyState::monotonic_usec_now();
+                match mono {
+                    Ok(m) => notify(&[NotifyState::Reloading, m]),
+                    Err(_) => notify(&[NotifyState::Reloading]),
+                }
+                let current = live_tx.borrow().clone();
+                match reload(&current.config) {
+                    Ok((next, changes, restart)) => {
+                        if changes.is_empty() {
+                            info!("configuration reloaded: nothing changed");
+                        } else {
+                            info!(changed = %changes.join(", "), "configuration reloaded");
+                        }
+                        if !restart.is_empty() {
+                            warn!(sections = %restart.join(", "), "these changes take effect only after a restart");
+                        }
+                        live_tx.send_replace(next);
+                    }
+                    Err(e) => error!(
+                        error = %format!("{e:#}"),
+                        "reload refused: the new configuration is invalid; keeping the running one"
+                    ),
+                }
+                notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
+            }
+        }
+    }
+    notify(&[NotifyState::Stopping]);
     info!("shutting down");
     token.cancel();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
@@ -104,4 +171,66 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     info!("stopped");
     Ok(())
+}
+
+/// Re-reads the configuration file and templates. Returns the new live
+/// state, the reloadable sections that changed, and the changed sections
+/// that need a restart.
+fn reload(current: &Config) -> Result<(Live, Vec<&'static str>, Vec<&'static str>)> {
+    let next = crate::config::load(&current.path)?;
+    let templates = load_templates(&next)?;
+    let mut changed = Vec::new();
+    let mut restart = Vec::new();
+    let differs =
+        |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
+    if differs(&current.team, &next.team) {
+        changed.push("team");
+    }
+    if differs(&current.sla, &next.sla) {
+        changed.push("sla");
+    }
+    if differs(&current.limits, &next.limits) {
+        changed.push("limits");
+    }
+    changed.push("templates (re-read)");
+    for (name, a, b) in [
+        (
+            "project",
+            format!("{:?}", current.project),
+            format!("{:?}", next.project),
+        ),
+        (
+            "imap",
+            format!("{:?}", current.imap),
+            format!("{:?}", next.imap),
+        ),
+        (
+            "smtp",
+            format!("{:?}", current.smtp),
+            format!("{:?}", next.smtp),
+        ),
+        (
+            "store",
+            format!("{:?}", current.store),
+            format!("{:?}", next.store),
+        ),
+    ] {
+        if a != b {
+            restart.push(name);
+        }
+    }
+    // Sections that need a restart keep their running values until then.
+    let mut merged = current.clone();
+    merged.team = next.team;
+    merged.sla = next.sla;
+    merged.limits = next.limits;
+    merged.templates = next.templates;
+    Ok((
+        Live {
+            config: Arc::new(merged),
+            templates: Arc::new(templates),
+        },
+        changed,
+        restart,
+    ))
 }

@@ -21,6 +21,7 @@
 //! - [`outbox`] — SMTP: the send loop, retries, permanent failures.
 //! - [`schedule`] — the reminder scan of the 48-hour window, on a cron tick.
 //! - [`daemon`] — `secdesk run`: the tasks and the one shutdown path.
+//! - [`service`] — systemd: READY/RELOADING/STOPPING, the progress watchdog.
 //! - [`tls`] — rustls client settings (ring provider, private CA).
 //! - [`failpoint`] — crash points for the crash-safety tests.
 //! - [`advisory`] — pure: advisory drafts (GHSA, OSV, announcement), notices.
@@ -42,6 +43,7 @@ pub mod intake;
 pub mod mail;
 pub mod outbox;
 pub mod schedule;
+pub mod service;
 pub mod stats;
 pub mod store;
 pub mod templates;

@@ -247,25 +247,19 @@ pub fn scan(
 
 /// The scheduler task: a scan at start, then one per `sla.scan` tick.
 pub struct Scheduler {
-    pub config: Arc<Config>,
-    pub templates: Arc<Templates>,
+    /// The reloadable configuration and templates (SIGHUP swaps them).
+    pub live: tokio::sync::watch::Receiver<crate::daemon::Live>,
     pub store: Store,
     pub outbox_wake: Arc<Notify>,
 }
 
 impl Scheduler {
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let schedule = match cron::Schedule::from_str(&self.config.sla.scan) {
-            Ok(s) => s,
-            Err(e) => {
-                // Validated at config load; this cannot happen, but say so.
-                warn!(error = %e, "sla.scan does not parse; no reminders will be sent");
-                return;
-            }
-        };
         loop {
+            // The configuration of this tick: a reload changes the next one.
+            let live = self.live.borrow().clone();
             let now = Utc::now();
-            match blocking(|| scan(&mut self.store, &self.config, &self.templates, now, false)) {
+            match blocking(|| scan(&mut self.store, &live.config, &live.templates, now, false)) {
                 Ok(mails) if !mails.is_empty() => {
                     info!(mails = mails.len(), "reminders queued");
                     self.outbox_wake.notify_one();
@@ -273,8 +267,17 @@ impl Scheduler {
                 Ok(_) => {}
                 Err(e) => warn!(error = %format!("{e:#}"), "reminder scan failed"),
             }
-            let Some(next) = schedule.after(&Utc::now()).next() else {
-                return;
+            let next = cron::Schedule::from_str(&live.config.sla.scan)
+                .ok()
+                .and_then(|s| s.after(&Utc::now()).next());
+            let Some(next) = next else {
+                // Validated at load; never expected. Scan again in a minute.
+                warn!("sla.scan gives no next time; scanning again in 60s");
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+                continue;
             };
             let wait = (next - Utc::now()).to_std().unwrap_or_default();
             tokio::select! {

@@ -366,7 +366,6 @@ pub fn decide(case: &Snapshot, action: Action, now: &str) -> Result<Change, Refu
                     case.id, case.id
                 )));
             }
-            let to = step(Disclosed)?;
             change(
                 Some(to),
                 vec![

@@ -18,16 +18,25 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
         // Signal streams are created once, before anything can block.
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("installing the SIGTERM handler")?;
-        let shutdown = async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tokio::spawn(async move {
+            loop {
+                let s = tokio::select! {
+                    _ = term.recv() => crate::daemon::Signal::Stop,
+                    _ = int.recv() => crate::daemon::Signal::Stop,
+                    _ = hup.recv() => crate::daemon::Signal::Reload,
+                };
+                if tx.send(s).await.is_err() {
+                    return;
+                }
             }
-        };
-        crate::daemon::run(cfg, shutdown).await
+        });
+        crate::daemon::run(cfg, rx).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

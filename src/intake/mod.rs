@@ -17,9 +17,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::config::{Config, ImapConfig};
+use crate::config::ImapConfig;
 use crate::store::Store;
-use crate::templates::Templates;
 use connect::{connect, timed, ImapSession};
 
 /// Re-issue IDLE this often. RFC 2177 lets servers drop an IDLE after 30
@@ -44,12 +43,14 @@ pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
 
 /// The intake task's state.
 pub struct Intake {
-    pub config: Arc<Config>,
+    /// The reloadable configuration and templates (SIGHUP swaps them).
+    pub live: tokio::sync::watch::Receiver<crate::daemon::Live>,
+    /// The IMAP settings the session was started with.
     pub imap: ImapConfig,
-    pub templates: Arc<Templates>,
     pub store: Store,
     /// Woken after every filed message: acknowledgements are waiting.
     pub outbox_wake: Arc<Notify>,
+    pub health: Arc<crate::service::Health>,
 }
 
 /// A jittered exponential backoff.
@@ -85,6 +86,7 @@ impl Intake {
             if shutdown.is_cancelled() {
                 return;
             }
+            self.health.intake_beat();
             match self.session(&shutdown, &mut backoff).await {
                 Ok(()) => return,
                 Err(e) => {
@@ -133,6 +135,7 @@ impl Intake {
                 );
             }
             backoff.reset(BACKOFF_START);
+            self.health.intake_beat();
             if shutdown.is_cancelled() {
                 let _ = timed(t, "LOGOUT", async { Ok(session.logout().await?) }).await;
                 return Ok(());

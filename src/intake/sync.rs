@@ -54,6 +54,8 @@ pub async fn sync_mailbox(
     shutdown: &CancellationToken,
 ) -> Result<Synced> {
     let t = intake.imap.timeout;
+    // One configuration for the whole pass, even if a reload lands mid-way.
+    let live = intake.live.borrow().clone();
     let selected = timed(t, &format!("SELECT {mailbox:?}"), async {
         session
             .select(mailbox)
@@ -109,7 +111,7 @@ pub async fn sync_mailbox(
     if !listed.is_empty() {
         info!(mailbox, count = listed.len(), "new messages");
     }
-    let max = intake.config.store.max_message_size;
+    let max = live.config.store.max_message_size;
     let batch_size = intake.imap.batch_size as usize;
     let mut i = 0;
     while i < listed.len() {
@@ -168,8 +170,8 @@ pub async fn sync_mailbox(
                         return Ok(None);
                     };
                     let env = Env {
-                        config: &intake.config,
-                        templates: &intake.templates,
+                        config: &live.config,
+                        templates: &live.templates,
                     };
                     blocking(|| {
                         ingest_oversized(
@@ -189,8 +191,8 @@ pub async fn sync_mailbox(
                         return Ok(None);
                     };
                     let env = Env {
-                        config: &intake.config,
-                        templates: &intake.templates,
+                        config: &live.config,
+                        templates: &live.templates,
                     };
                     blocking(|| ingest(&mut intake.store, env, &raw, &origin, received_at, now))
                         .map(Some)

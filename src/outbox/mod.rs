@@ -95,6 +95,7 @@ pub struct Outbox {
     pub store: Store,
     pub transport: AsyncSmtpTransport<Tokio1Executor>,
     pub wake: Arc<Notify>,
+    pub health: Arc<crate::service::Health>,
 }
 
 impl Outbox {
@@ -105,6 +106,7 @@ impl Outbox {
             if shutdown.is_cancelled() {
                 return;
             }
+            self.health.outbox_beat();
             match self.step().await {
                 Ok(true) => continue,
                 Ok(false) => {}
