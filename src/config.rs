@@ -136,16 +136,57 @@ pub struct TemplatesConfig {
     pub dir: Option<PathBuf>,
 }
 
-/// A password: never printed by `Debug`.
+/// A password: never printed by `Debug`. One from `password_file` is read
+/// only by [`Config::load_secrets`] — `run` and `check` need it, while the
+/// case commands run by the team (who may not see the credentials) do not.
 #[derive(Clone)]
-pub struct Secret(String);
+pub struct Secret {
+    value: String,
+    file: Option<(PathBuf, String)>,
+}
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
+        Secret {
+            value: s.into(),
+            file: None,
+        }
     }
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.value
+    }
+
+    fn load(&mut self, source_name: &str) -> Result<(), ConfigError> {
+        let Some((path, key)) = &self.file else {
+            return Ok(());
+        };
+        let err = |problem: String| ConfigError {
+            key: key.clone(),
+            problem,
+            source_name: source_name.to_string(),
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+        let line = text.lines().next().unwrap_or("").to_string();
+        if line.is_empty() {
+            return Err(err(format!("{} is empty", path.display())));
+        }
+        self.value = line;
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads the secrets that come from `password_file` (see [`Secret`]).
+    pub fn load_secrets(&mut self) -> Result<(), ConfigError> {
+        let source = self.path.display().to_string();
+        if let Some(i) = &mut self.imap {
+            i.password.load(&source)?;
+        }
+        if let Some(p) = self.smtp.as_mut().and_then(|s| s.password.as_mut()) {
+            p.load(&source)?;
+        }
+        Ok(())
     }
 }
 
@@ -723,24 +764,13 @@ fn secret(
             &format!("{section}.password_file"),
             "set password or password_file, not both".into(),
         )),
-        (Some(p), None) => Ok(Some(Secret(p))),
+        (Some(p), None) => Ok(Some(Secret::new(p))),
         (None, Some(f)) => {
-            let expanded = expand_env(&f);
-            let path = base_dir.join(expanded);
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                err(
-                    &format!("{section}.password_file"),
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
-            let line = text.lines().next().unwrap_or("").to_string();
-            if line.is_empty() {
-                return Err(err(
-                    &format!("{section}.password_file"),
-                    format!("{} is empty", path.display()),
-                ));
-            }
-            Ok(Some(Secret(line)))
+            let path = base_dir.join(expand_env(&f));
+            Ok(Some(Secret {
+                value: String::new(),
+                file: Some((path, format!("{section}.password_file"))),
+            }))
         }
         (None, None) => Ok(None),
     }
@@ -1004,8 +1034,18 @@ data_dir = "data"
             dir.path(),
             &format!("{MINIMAL}\n[imap]\nhost=\"localhost\"\ntls=\"none\"\nusername=\"u\"\npassword_file=\"imap.pw\"\n"),
         );
-        let c = load_with_env(&p, BTreeMap::new()).unwrap();
+        let mut c = load_with_env(&p, BTreeMap::new()).unwrap();
+        assert_eq!(c.imap.as_ref().unwrap().password.expose(), "");
+        c.load_secrets().unwrap();
         assert_eq!(c.imap.unwrap().password.expose(), "s3cret");
+        // A missing file is an error naming the key, when the secret is needed.
+        let p = write(
+            dir.path(),
+            &format!("{MINIMAL}\n[imap]\nhost=\"localhost\"\ntls=\"none\"\nusername=\"u\"\npassword_file=\"${{CREDENTIALS_DIRECTORY}}/nope\"\n"),
+        );
+        let mut c = load_with_env(&p, BTreeMap::new()).unwrap();
+        let e = c.load_secrets().unwrap_err().to_string();
+        assert!(e.starts_with("imap.password_file: cannot read"), "{e}");
         assert_eq!(format!("{:?}", Secret::new("x")), "Secret(***)");
     }
 

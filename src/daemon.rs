@@ -79,6 +79,20 @@ pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<
             .with_context(|| format!("opening the store {}", config.store.path.display()))
     };
     let intake_store = open()?;
+    let now = chrono::Utc::now();
+    crate::store::service::set(
+        intake_store.conn(),
+        "daemon_pid",
+        &std::process::id().to_string(),
+        now,
+    )?;
+    crate::store::service::set(
+        intake_store.conn(),
+        "daemon_started_at",
+        &crate::store::ts(now),
+        now,
+    )?;
+    crate::store::service::clear(intake_store.conn(), "daemon_stopped_at")?;
     let outbox_store = open()?;
     let schedule_store = open()?;
     let transport = outbox::transport(&smtp)?;
@@ -169,6 +183,11 @@ pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<
             SHUTDOWN_GRACE.as_secs()
         );
     }
+    if let Ok(s) = Store::open(&config.store.path, &config.store.data_dir) {
+        let now = chrono::Utc::now();
+        let _ =
+            crate::store::service::set(s.conn(), "daemon_stopped_at", &crate::store::ts(now), now);
+    }
     info!("stopped");
     Ok(())
 }
@@ -177,7 +196,8 @@ pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<
 /// state, the reloadable sections that changed, and the changed sections
 /// that need a restart.
 fn reload(current: &Config) -> Result<(Live, Vec<&'static str>, Vec<&'static str>)> {
-    let next = crate::config::load(&current.path)?;
+    let mut next = crate::config::load(&current.path)?;
+    next.load_secrets()?;
     let templates = load_templates(&next)?;
     let mut changed = Vec::new();
     let mut restart = Vec::new();

@@ -248,3 +248,47 @@ fn store_files_are_private() {
     assert_eq!(mode(e.dir.path().join("cases.db")), 0o600);
     assert_eq!(mode(e.dir.path().join("data")), 0o700);
 }
+
+#[test]
+fn json_logs_for_log_shippers() {
+    let e = env();
+    let text = std::fs::read_to_string(&e.config).unwrap();
+    std::fs::write(
+        &e.config,
+        text.replace("[store]", "[store]\nmax_message_size = \"2KB\""),
+    )
+    .unwrap();
+    let big = e.dir.path().join("big.eml");
+    std::fs::write(
+        &big,
+        format!(
+            "From: a@b.example\r\nSubject: big\r\n\r\n{}\r\n",
+            "x".repeat(5000)
+        ),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_secdesk"))
+        .arg("--config")
+        .arg(&e.config)
+        .args(["--log-format", "json", "ingest", &big.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let line = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let v: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+    assert_eq!(v["level"], "WARN");
+    assert_eq!(v["fields"]["outcome"], "rejected");
+    // An unknown format is a usage error.
+    let o = Command::new(env!("CARGO_BIN_EXE_secdesk"))
+        .arg("--config")
+        .arg(&e.config)
+        .args(["--log-format", "xml", "cases"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -1,6 +1,7 @@
 //! The command line: a plain clap struct, and one function per command
 //! family that loads what it needs and calls into the library.
 
+mod admin;
 mod cases;
 mod ingest;
 mod ops;
@@ -25,6 +26,11 @@ pub struct Cli {
     /// Configuration file (else $SECDESK_CONFIG, else /etc/secdesk/secdesk.toml).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+
+    /// Log format: auto (the journal under systemd, else text), text, json,
+    /// journal.
+    #[arg(long, global = true, default_value = "auto", value_name = "FORMAT")]
+    pub log_format: String,
 
     #[command(subcommand)]
     pub command: Command,
@@ -169,6 +175,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Health for people and monitoring: last sync, IDLE or polling, outbox
+    /// backlog, permanent failures, next deadline. Exit 1 when intake has
+    /// not synced within --max-sync-age.
+    Status {
+        #[arg(long, default_value = "15m", value_name = "DURATION")]
+        max_sync_age: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A consistent online snapshot of the case log and data dir into DIR.
+    Backup { dir: PathBuf },
+    /// Put a backup from DIR in place of the configured store (stop the
+    /// daemon first; --force replaces an existing store, kept beside).
+    Restore {
+        dir: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
     /// Messages recorded under no case: rejected mail and unmatched
     /// auto-replies.
     Unfiled {
@@ -213,28 +237,74 @@ pub fn open_store(cfg: &Config) -> Result<Store> {
     Store::open(&cfg.store.path, &cfg.store.data_dir)
 }
 
-/// Logs to stderr; `RUST_LOG` overrides the default level.
-fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+/// Logging: under systemd (`JOURNAL_STREAM` set) to the journal with
+/// fields, else readable lines on stderr, or JSON lines for log shippers.
+/// `RUST_LOG` overrides the default level.
+fn init_logging(format: &str, default: &str) -> Result<()> {
     use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+    };
+    let format = match format {
+        "auto" if std::env::var_os("JOURNAL_STREAM").is_some() => "journal",
+        "auto" => "text",
+        f @ ("text" | "json" | "journal") => f,
+        other => {
+            return Err(UsageError(format!(
+                "--log-format {other:?}: expected auto, text, json or journal"
+            ))
+            .into())
+        }
+    };
+    if format == "journal" {
+        match tracing_journald::layer() {
+            Ok(layer) => {
+                let _ = tracing_subscriber::registry()
+                    .with(filter())
+                    .with(layer.with_syslog_identifier("secdesk".into()))
+                    .try_init();
+                return Ok(());
+            }
+            Err(e) => eprintln!("secdesk: no journal ({e}); logging to stderr"),
+        }
+    }
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().with_current_span(true).try_init()
+    } else {
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init()
+    };
+    Ok(())
 }
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    init_logging(match cli.command {
-        Command::Run => "info",
-        _ => "warn",
-    });
+    init_logging(
+        &cli.log_format,
+        match cli.command {
+            Command::Run => "info",
+            _ => "warn",
+        },
+    )?;
     let cfg = load_config(cli.config.as_deref())?;
     match cli.command {
-        Command::Run => ops::run(cfg),
-        Command::Check => ops::check(&cfg),
+        Command::Run => {
+            let mut cfg = cfg;
+            cfg.load_secrets()?;
+            ops::run(cfg)
+        }
+        Command::Check => {
+            let mut cfg = cfg;
+            let secrets = cfg.load_secrets();
+            ops::check(&cfg, secrets.err())
+        }
         Command::Ingest { file, json } => {
             let templates = Templates::load(cfg.templates.dir.as_deref())?;
             ingest::run(&cfg, &templates, &file, json)
@@ -325,6 +395,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Note { id, text } => workflow::step(&cfg, &id, Action::Note { text }),
         Command::Advisory { id, format } => workflow::advisory(&cfg, &id, &format),
         Command::Stats { json } => workflow::stats(&cfg, json),
+        Command::Status { max_sync_age, json } => {
+            let age = config::parse_duration(&max_sync_age)
+                .map_err(|e| UsageError(format!("--max-sync-age: {e}")))?;
+            admin::status(&cfg, age, json)
+        }
+        Command::Backup { dir } => admin::backup(&cfg, &dir),
+        Command::Restore { dir, force } => admin::restore(&cfg, &dir, force),
         Command::Unfiled { limit, json } => cases::unfiled(&open_store(&cfg)?, limit, json),
     }
 }

@@ -42,7 +42,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
 }
 
 /// One line per check; exit 1 if any failed.
-pub fn check(cfg: &Config) -> Result<ExitCode> {
+pub fn check(cfg: &Config, secrets: Option<crate::config::ConfigError>) -> Result<ExitCode> {
     let mut failed = false;
     let mut report = |name: &str, r: Result<String>| match r {
         Ok(detail) => println!("ok    {name}: {detail}"),
@@ -51,7 +51,13 @@ pub fn check(cfg: &Config) -> Result<ExitCode> {
             println!("FAIL  {name}: {}", super::one_line(&e));
         }
     };
-    report("config", Ok(cfg.path.display().to_string()));
+    report(
+        "config",
+        match secrets {
+            None => Ok(cfg.path.display().to_string()),
+            Some(e) => Err(e.into()),
+        },
+    );
     report("templates", check_templates(cfg));
     report("store", check_store(cfg));
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -91,6 +91,15 @@ impl Intake {
                 Ok(()) => return,
                 Err(e) => {
                     let wait = backoff.next_wait();
+                    let text = format!("{e:#}");
+                    let _ = blocking(|| {
+                        crate::store::service::set(
+                            self.store.conn(),
+                            "intake_error",
+                            &text,
+                            chrono::Utc::now(),
+                        )
+                    });
                     warn!(error = %format!("{e:#}"), retry_in_ms = wait.as_millis() as u64, "IMAP session ended");
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
@@ -116,6 +125,14 @@ impl Intake {
             mode = if idle { "idle" } else { "poll" },
             "IMAP session open"
         );
+        blocking(|| {
+            crate::store::service::set(
+                self.store.conn(),
+                "intake_mode",
+                if idle { "idle" } else { "poll" },
+                chrono::Utc::now(),
+            )
+        })?;
         let mailbox = self.imap.mailbox.clone();
         let sent = self.imap.sent_mailbox.clone();
         loop {
@@ -136,6 +153,7 @@ impl Intake {
             }
             backoff.reset(BACKOFF_START);
             self.health.intake_beat();
+            blocking(|| crate::store::service::clear(self.store.conn(), "intake_error"))?;
             if shutdown.is_cancelled() {
                 let _ = timed(t, "LOGOUT", async { Ok(session.logout().await?) }).await;
                 return Ok(());

@@ -13,6 +13,7 @@ pub mod cases;
 pub mod inbound;
 pub mod outbox;
 pub mod schema;
+pub mod service;
 pub mod sla;
 
 use std::fs::{self, DirBuilder, OpenOptions};
@@ -163,6 +164,9 @@ impl Store {
                 self.path.display()
             );
         }
+        if current > 0 && current < known {
+            self.copy_before_migration(current + 1)?;
+        }
         for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(current) {
             let tx = self
                 .conn
@@ -178,6 +182,23 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
+        Ok(())
+    }
+
+    /// Before an upgrade, a consistent copy of the database next to it:
+    /// `cases.db.pre-migration-N`, N being the first migration applied.
+    fn copy_before_migration(&self, n: usize) -> Result<()> {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(format!(".pre-migration-{n}"));
+        let target = PathBuf::from(name);
+        if target.exists() {
+            // A previous attempt made it; keep the older, untouched copy.
+            return Ok(());
+        }
+        snapshot_into(&self.conn, &target).with_context(|| {
+            format!("copying the store to {} before migrating", target.display())
+        })?;
+        tracing::info!(copy = %target.display(), "store copied before migration");
         Ok(())
     }
 
@@ -245,6 +266,29 @@ impl Store {
         let path = self.blob_path(kind, sha256);
         fs::read(&path).with_context(|| format!("reading {}", path.display()))
     }
+}
+
+/// A consistent copy of the open database `conn` at `target` (a new file,
+/// created 0600), through SQLite's online backup API: readers and the
+/// writer carry on meanwhile.
+pub fn snapshot_into(conn: &Connection, target: &Path) -> Result<()> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(target)
+        .with_context(|| format!("creating {}", target.display()))?;
+    let mut dst =
+        Connection::open(target).with_context(|| format!("opening {}", target.display()))?;
+    {
+        let backup =
+            rusqlite::backup::Backup::new(conn, &mut dst).context("starting the backup")?;
+        backup
+            .run_to_completion(256, Duration::from_millis(5), None)
+            .context("copying pages")?;
+    }
+    dst.pragma_update(None, "journal_mode", "DELETE")?;
+    Ok(())
 }
 
 /// Creates `dir` 0700, or tightens an existing one to 0700.
@@ -371,5 +415,74 @@ mod tests {
         assert!(s
             .write(|tx| Ok(tx.execute("DELETE FROM events", [])?))
             .is_err());
+    }
+}
+
+#[cfg(test)]
+mod migration_tests {
+    use super::*;
+
+    /// A populated store at schema 1 (the first release), upgraded.
+    #[test]
+    fn upgrades_a_populated_store_and_keeps_a_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("cases.db");
+        {
+            let c = Connection::open(&db).unwrap();
+            c.execute_batch(schema::MIGRATIONS[0]).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            c.execute(
+                "INSERT INTO cases (id, year, seq, state, reporter_address, subject, received_at, response_due_at)
+                 VALUES ('SEC-2026-0001', 2026, 1, 'acknowledged', 'r@x', 'old case',
+                         '2026-11-01T00:00:00.000Z', '2026-11-03T00:00:00.000Z')",
+                [],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO outbox (case_id, kind, dedup_key, message_id, recipients, subject, body,
+                                     next_attempt_at, created_at)
+                 VALUES ('SEC-2026-0001', 'ack', 'ack:SEC-2026-0001', 'm@x', '[\"r@x\"]', 's', 'b',
+                         '2026-11-01T00:00:00.000Z', '2026-11-01T00:00:00.000Z')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&db, &dir.path().join("data")).unwrap();
+        assert_eq!(store.schema_version().unwrap(), schema::MIGRATIONS.len());
+        let case = store.get_case("SEC-2026-0001").unwrap().unwrap();
+        assert_eq!(case.subject, "old case");
+        assert_eq!(case.workaround, None);
+        // The new tables work on the old data.
+        assert!(
+            crate::store::sla::awaiting_response(store.conn())
+                .unwrap()
+                .len()
+                == 1
+        );
+        // The copy is the store as it was, at schema 1, and private.
+        let copy = dir.path().join("cases.db.pre-migration-2");
+        let c = Connection::open(&copy).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 1);
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM cases", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(
+            fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // A second open does not copy again.
+        drop(store);
+        Store::open(&db, &dir.path().join("data")).unwrap();
+        assert!(!dir
+            .path()
+            .join(format!(
+                "cases.db.pre-migration-{}",
+                schema::MIGRATIONS.len() + 1
+            ))
+            .exists());
     }
 }

@@ -137,4 +137,12 @@ ALTER TABLE cases ADD COLUMN workaround TEXT;
 ALTER TABLE cases ADD COLUMN released_at TEXT;
 ALTER TABLE cases ADD COLUMN disclosed_at TEXT;
 "#,
+    // 4: what the running daemon says about itself, for `secdesk status`.
+    r#"
+CREATE TABLE service_state (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) STRICT;
+"#,
 ];

@@ -1,0 +1,109 @@
+//! What the running daemon reports about itself (intake mode, last error,
+//! process), read back by `secdesk status`.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{parse_ts, ts};
+
+/// Sets `key` to `value`.
+pub fn set(conn: &Connection, key: &str, value: &str, now: DateTime<Utc>) -> Result<()> {
+    conn.execute(
+        "INSERT INTO service_state (key, value, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        params![key, value, ts(now)],
+    )
+    .with_context(|| format!("recording service state {key}"))?;
+    Ok(())
+}
+
+/// Removes `key`.
+pub fn clear(conn: &Connection, key: &str) -> Result<()> {
+    conn.execute("DELETE FROM service_state WHERE key = ?1", [key])?;
+    Ok(())
+}
+
+/// Every key with its value and when it was set.
+pub fn all(conn: &Connection) -> Result<BTreeMap<String, (String, String)>> {
+    let mut stmt = conn.prepare("SELECT key, value, updated_at FROM service_state")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+        .collect::<rusqlite::Result<BTreeMap<_, _>>>()?;
+    Ok(rows)
+}
+
+/// Health figures for `secdesk status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    /// Per mailbox: the last completed sync.
+    pub last_sync: BTreeMap<String, Option<String>>,
+    pub intake_mode: Option<String>,
+    pub intake_error: Option<String>,
+    pub outbox_queued: i64,
+    pub outbox_oldest_queued_at: Option<String>,
+    pub permanent_failures: i64,
+    pub next_deadline: Option<(String, String)>,
+    pub daemon: BTreeMap<String, String>,
+}
+
+/// Reads the figures.
+pub fn status(conn: &Connection) -> Result<Status> {
+    let mut stmt =
+        conn.prepare("SELECT mailbox, last_sync_at FROM mailbox_state ORDER BY mailbox")?;
+    let last_sync = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<BTreeMap<String, Option<String>>>>()?;
+    let state = all(conn)?;
+    let (outbox_queued, outbox_oldest_queued_at): (i64, Option<String>) = conn.query_row(
+        "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'queued'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let permanent_failures: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE status = 'failed'",
+        [],
+        |r| r.get(0),
+    )?;
+    let next_deadline = conn
+        .query_row(
+            "SELECT id, response_due_at FROM cases
+             WHERE first_response_at IS NULL AND state NOT IN ('invalid', 'duplicate', 'disclosed')
+             ORDER BY response_due_at LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(Status {
+        last_sync,
+        intake_mode: state.get("intake_mode").map(|v| v.0.clone()),
+        intake_error: state
+            .get("intake_error")
+            .map(|v| format!("{} (at {})", v.0, v.1)),
+        outbox_queued,
+        outbox_oldest_queued_at,
+        permanent_failures,
+        next_deadline,
+        daemon: state
+            .iter()
+            .filter(|(k, _)| k.starts_with("daemon_"))
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect(),
+    })
+}
+
+/// The oldest of the mailboxes' last syncs (the one that matters for
+/// monitoring), or `None` if any mailbox never synced.
+pub fn stalest_sync(s: &Status) -> Option<DateTime<Utc>> {
+    if s.last_sync.is_empty() {
+        return None;
+    }
+    let mut oldest: Option<DateTime<Utc>> = None;
+    for v in s.last_sync.values() {
+        let t = parse_ts(v.as_deref()?)?;
+        oldest = Some(oldest.map_or(t, |o| o.min(t)));
+    }
+    oldest
+}

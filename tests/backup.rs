@@ -1,0 +1,134 @@
+//! Backups taken while reports are being filed restore to a store that
+//! passes an integrity check and holds every case it had, with every
+//! stored message behind them.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+fn config(dir: &Path, store: &str) -> std::path::PathBuf {
+    let p = dir.join(format!("{store}.toml"));
+    std::fs::write(
+        &p,
+        format!(
+            "[project]\nsecurity_address = \"security@example.org\"\n[store]\npath = \"{store}/cases.db\"\ndata_dir = \"{store}/data\"\n"
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn secdesk(cfg: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_secdesk"))
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn count(db: &Path, sql: &str) -> i64 {
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn a_backup_during_ingestion_restores_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = config(dir.path(), "live");
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (dir, live, done) = (dir.path().to_path_buf(), live.clone(), done.clone());
+        std::thread::spawn(move || {
+            for i in 0..60 {
+                let msg = dir.join(format!("m{i}.eml"));
+                std::fs::write(
+                    &msg,
+                    format!(
+                        "From: r{i}@reporter.example\r\nSubject: report {i}\r\nMessage-ID: <b{i}@r>\r\n\r\nversion 1.{i}\r\n{}\r\n",
+                        "x".repeat(i * 500)
+                    ),
+                )
+                .unwrap();
+                let o = secdesk(&live, &["ingest", &msg.display().to_string()]);
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    // Take backups while the writer runs.
+    let mut backups = Vec::new();
+    let mut k = 0;
+    while !done.load(Ordering::SeqCst) || backups.is_empty() {
+        let db = dir.path().join("live/cases.db");
+        let before = if db.exists() {
+            count(&db, "SELECT COUNT(*) FROM cases")
+        } else {
+            0
+        };
+        let b = dir.path().join(format!("backup-{k}"));
+        let o = secdesk(&live, &["backup", &b.display().to_string()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        backups.push((b, before));
+        k += 1;
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    writer.join().unwrap();
+    assert!(backups.len() >= 2);
+
+    for (i, (b, before)) in backups.iter().enumerate() {
+        let cfg = config(dir.path(), &format!("restored-{i}"));
+        let o = secdesk(&cfg, &["restore", &b.display().to_string()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let db = dir.path().join(format!("restored-{i}/cases.db"));
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let ok: String = c
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+        let cases = count(&db, "SELECT COUNT(*) FROM cases");
+        assert!(
+            cases >= *before,
+            "backup {i}: {cases} cases, {before} before it began"
+        );
+        assert_eq!(cases, count(&db, "SELECT COUNT(*) FROM messages"));
+        // Every stored message the snapshot names has its bytes.
+        let mut stmt = c.prepare("SELECT sha256 FROM messages").unwrap();
+        let shas: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        for sha in shas {
+            let blob =
+                dir.path()
+                    .join(format!("restored-{i}/data/raw/{}/{}", &sha[..2], &sha[2..]));
+            assert!(blob.exists(), "backup {i}: missing blob {sha}");
+        }
+        let listed = secdesk(&cfg, &["cases", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+        assert_eq!(v.as_array().unwrap().len() as i64, cases);
+    }
+
+    // A restore over an existing store needs --force and keeps the old one.
+    let (last, _) = backups.last().unwrap();
+    let o = secdesk(&live, &["restore", &last.display().to_string()]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = secdesk(&live, &["restore", &last.display().to_string(), "--force"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let aside = std::fs::read_dir(dir.path().join("live"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("before-restore")
+        })
+        .count();
+    assert!(aside >= 1);
+    // A second backup into the same directory is refused.
+    let o = secdesk(&live, &["backup", &last.display().to_string()]);
+    assert_eq!(o.status.code(), Some(2));
+}
