@@ -95,7 +95,7 @@ pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<
     crate::store::service::clear(intake_store.conn(), "daemon_stopped_at")?;
     let outbox_store = open()?;
     let schedule_store = open()?;
-    let transport = outbox::transport(&smtp)?;
+    let client = outbox::smtp::SmtpClient::new(&smtp)?;
     let wake = Arc::new(Notify::new());
     let health = Health::new();
     let (live_tx, live_rx) = watch::channel(Live {
@@ -120,7 +120,7 @@ pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<
             config: config.clone(),
             smtp,
             store: outbox_store,
-            transport,
+            client,
             wake: wake.clone(),
             health: health.clone(),
         }

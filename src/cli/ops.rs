@@ -90,16 +90,11 @@ pub fn check(cfg: &Config, secrets: Option<crate::config::ConfigError>) -> Resul
         Some(smtp) => report(
             "smtp",
             rt.block_on(async {
-                let t = crate::outbox::transport(smtp)?;
-                match tokio::time::timeout(smtp.timeout, t.test_connection()).await {
+                let c = crate::outbox::smtp::SmtpClient::new(smtp)?;
+                match tokio::time::timeout(smtp.timeout, c.probe()).await {
                     Err(_) => anyhow::bail!("timed out after {}s", smtp.timeout.as_secs()),
-                    Ok(Err(e)) => {
-                        Err(anyhow::anyhow!(e).context(format!("SMTP {}:{}", smtp.host, smtp.port)))
-                    }
-                    Ok(Ok(false)) => {
-                        anyhow::bail!("SMTP {}:{} did not answer EHLO", smtp.host, smtp.port)
-                    }
-                    Ok(Ok(true)) => Ok(format!("EHLO accepted by {}:{}", smtp.host, smtp.port)),
+                    Ok(Err(e)) => Err(e),
+                    Ok(Ok(())) => Ok(format!("EHLO accepted by {}:{}", smtp.host, smtp.port)),
                 }
             }),
         ),

@@ -9,21 +9,18 @@
 //! `tokio::time::timeout(smtp.timeout)`.
 
 pub mod message;
+pub mod smtp;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Utc;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
-use crate::config::{Config, SmtpConfig, TlsMode};
+use crate::config::{Config, SmtpConfig};
 use crate::intake::blocking;
 use crate::store::outbox::{self as queue, QueuedMail};
 use crate::store::Store;
@@ -35,41 +32,6 @@ const POLL: Duration = Duration::from_secs(2);
 /// Retry schedule for transient failures: first wait and cap.
 const RETRY_START: Duration = Duration::from_secs(2);
 const RETRY_MAX: Duration = Duration::from_secs(15 * 60);
-
-/// The SMTP transport secdesk sends with.
-pub fn transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>> {
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str())
-        .port(smtp.port)
-        .timeout(Some(smtp.timeout));
-    if smtp.tls != TlsMode::None {
-        let mut params =
-            TlsParameters::builder(smtp.host.trim_matches(|c| c == '[' || c == ']').to_string());
-        if let Some(ca) = &smtp.ca_file {
-            let pem = std::fs::read(ca)
-                .with_context(|| format!("reading smtp.ca_file {}", ca.display()))?;
-            let cert = Certificate::from_pem(&pem)
-                .with_context(|| format!("smtp.ca_file {}: not a PEM certificate", ca.display()))?;
-            params = params.add_root_certificate(cert);
-        }
-        let params = params.build_rustls().context("SMTP TLS settings")?;
-        b = b.tls(match smtp.tls {
-            TlsMode::Implicit => Tls::Wrapper(params),
-            _ => Tls::Required(params),
-        });
-    } else {
-        b = b.tls(Tls::None);
-    }
-    if let (Some(u), Some(p)) = (&smtp.username, &smtp.password) {
-        b = b.credentials(Credentials::new(u.clone(), p.expose().to_string()));
-    }
-    let domain = smtp
-        .from
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or("localhost");
-    b = b.hello_name(ClientId::Domain(domain.to_string()));
-    Ok(b.build())
-}
 
 /// How one send ended.
 #[derive(Debug)]
@@ -93,7 +55,7 @@ pub struct Outbox {
     pub config: Arc<Config>,
     pub smtp: SmtpConfig,
     pub store: Store,
-    pub transport: AsyncSmtpTransport<Tokio1Executor>,
+    pub client: smtp::SmtpClient,
     pub wake: Arc<Notify>,
     pub health: Arc<crate::service::Health>,
 }
@@ -134,7 +96,7 @@ impl Outbox {
         };
         let span = info_span!("send", case = m.case_id.as_deref().unwrap_or("-"), kind = %m.kind, row = m.id);
         let from_name = format!("{} security team", self.config.project.name);
-        let outcome = send(&self.transport, &self.smtp, &from_name, &m)
+        let outcome = send(&mut self.client, &self.smtp, &from_name, &m)
             .instrument(span.clone())
             .await;
         let _e = span.enter();
@@ -162,7 +124,7 @@ impl Outbox {
 
 /// Sends one row under the SMTP timeout and says how it went.
 pub async fn send(
-    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    client: &mut smtp::SmtpClient,
     smtp: &SmtpConfig,
     from_name: &str,
     m: &QueuedMail,
@@ -171,29 +133,15 @@ pub async fn send(
         Ok(msg) => msg,
         Err(e) => return SendOutcome::Permanent(format!("{e:#}")),
     };
-    match tokio::time::timeout(smtp.timeout, transport.send(msg)).await {
+    match tokio::time::timeout(smtp.timeout, client.send(&msg)).await {
         Err(_) => SendOutcome::Retry(format!(
             "SMTP send timed out after {}s",
             smtp.timeout.as_secs()
         )),
-        Ok(Ok(_)) => SendOutcome::Sent,
-        Ok(Err(e)) if e.is_permanent() => SendOutcome::Permanent(one_line(&e)),
-        Ok(Err(e)) => SendOutcome::Retry(one_line(&e)),
+        Ok(Ok(())) => SendOutcome::Sent,
+        Ok(Err(smtp::SendError::Permanent(e))) => SendOutcome::Permanent(e),
+        Ok(Err(smtp::SendError::Transient(e))) => SendOutcome::Retry(e),
     }
-}
-
-fn one_line(e: &lettre::transport::smtp::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(inner) = src {
-        let msg = inner.to_string();
-        if !s.contains(&msg) {
-            s.push_str(": ");
-            s.push_str(&msg);
-        }
-        src = inner.source();
-    }
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
