@@ -60,7 +60,83 @@ impl Env<'_> {
     }
 }
 
-/// Files one raw message received at `received_at`.
+/// A message made ready for filing: parsed, its bytes already in the blob
+/// store. Filing it is then pure database work inside a transaction.
+#[derive(Debug)]
+pub enum Prepared {
+    /// Over the size limit or not a message: recorded as rejected.
+    Rejected {
+        headers: Option<Box<Incoming>>,
+        sha: String,
+        size: u64,
+        reason: String,
+    },
+    Parsed {
+        incoming: Box<Incoming>,
+        sha: String,
+        size: u64,
+    },
+}
+
+/// Parses `raw` and keeps its bytes (and attachments) by hash. Blobs come
+/// first: a crash before the row commits leaves an unreferenced blob, never
+/// a row without its bytes. Call [`Store::sync_blobs`] before filing.
+pub fn prepare(store: &Store, max: u64, raw: &[u8]) -> Result<Prepared> {
+    let sha = sha256_hex(raw);
+    let size = raw.len() as u64;
+    store.put_blob_deferred(BlobKind::Raw, &sha, raw)?;
+    if size > max {
+        return Ok(Prepared::Rejected {
+            headers: parse_headers(raw).map(Box::new),
+            sha,
+            size,
+            reason: format!("message of {size} bytes is over store.max_message_size ({max} bytes)"),
+        });
+    }
+    match parse(raw) {
+        Ok(mut incoming) => {
+            for a in &mut incoming.attachments {
+                store.put_blob_deferred(BlobKind::Attachment, &a.sha256, &a.data)?;
+                // Kept by hash now; do not hold a batch's attachments twice.
+                a.data = Vec::new();
+            }
+            Ok(Prepared::Parsed {
+                incoming: Box::new(incoming),
+                sha,
+                size,
+            })
+        }
+        Err(e) => Ok(Prepared::Rejected {
+            headers: None,
+            sha,
+            size,
+            reason: format!("unparseable: {e}"),
+        }),
+    }
+}
+
+/// A message too large to fetch whole, from its header block alone (IMAP
+/// intake checks `RFC822.SIZE` first). The message stays on the server.
+pub fn prepare_oversized(
+    store: &Store,
+    max: u64,
+    header_block: &[u8],
+    size: u64,
+) -> Result<Prepared> {
+    let sha = sha256_hex(header_block);
+    store.put_blob_deferred(BlobKind::Raw, &sha, header_block)?;
+    Ok(Prepared::Rejected {
+        headers: parse_headers(header_block).map(Box::new),
+        sha,
+        size,
+        reason: format!(
+            "message of {size} bytes is over store.max_message_size ({max} bytes); headers kept, \
+             the whole message is still on the server"
+        ),
+    })
+}
+
+/// Files one raw message received at `received_at`, in its own transaction.
 pub fn ingest(
     store: &mut Store,
     env: Env<'_>,
@@ -69,92 +145,66 @@ pub fn ingest(
     received_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<IngestResult> {
-    let sha = sha256_hex(raw);
-    let max = env.config.store.max_message_size;
-    if raw.len() as u64 > max {
-        store.put_blob(BlobKind::Raw, &sha, raw)?;
-        let headers = parse_headers(raw);
-        let reason = format!(
-            "message of {} bytes is over store.max_message_size ({max} bytes)",
-            raw.len()
-        );
-        return record_rejected(
-            store,
-            headers.as_ref(),
-            &sha,
-            raw.len() as u64,
-            &reason,
-            origin,
-            received_at,
-            now,
-        );
-    }
-    let incoming = match parse(raw) {
-        Ok(m) => m,
-        Err(e) => {
-            store.put_blob(BlobKind::Raw, &sha, raw)?;
-            return record_rejected(
-                store,
-                None,
-                &sha,
-                raw.len() as u64,
-                &format!("unparseable: {e}"),
-                origin,
-                received_at,
-                now,
-            );
-        }
-    };
-    store.put_blob(BlobKind::Raw, &sha, raw)?;
-    for a in &incoming.attachments {
-        store.put_blob(BlobKind::Attachment, &a.sha256, &a.data)?;
-    }
-    file(
-        store,
-        env,
-        &incoming,
-        &sha,
-        raw.len() as u64,
-        origin,
-        received_at,
-        now,
-    )
+    let p = prepare(store, env.config.store.max_message_size, raw)?;
+    store.sync_blobs()?;
+    let r = store.write(|tx| file_in(tx, env, &p, origin, received_at, now))?;
+    log_filed(&p, &r);
+    Ok(r)
 }
 
-/// Records a message too large to fetch whole, from its header block alone
-/// (IMAP intake checks `RFC822.SIZE` first). The message stays on the server.
-pub fn ingest_oversized(
-    store: &mut Store,
+/// Says what happened to a filed message (after its commit).
+pub fn log_filed(p: &Prepared, r: &IngestResult) {
+    match p {
+        Prepared::Rejected { sha, size, .. } if r.outcome == Outcome::Rejected => {
+            warn!(outcome = "rejected", sha256 = %sha, size, "message recorded as rejected")
+        }
+        _ => info!(
+            case = r.case.as_deref().unwrap_or("-"),
+            outcome = r.outcome.as_str(),
+            "message filed"
+        ),
+    }
+}
+
+/// Files a prepared message inside the caller's transaction: dedup,
+/// classify, thread, plan, apply, advance the mailbox mark. Several
+/// messages may share one transaction (intake files a fetched batch so);
+/// each sees the ones before it.
+pub fn file_in(
+    tx: &rusqlite::Transaction<'_>,
     env: Env<'_>,
-    header_block: &[u8],
-    size: u64,
+    p: &Prepared,
     origin: &Origin,
     received_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<IngestResult> {
-    let sha = sha256_hex(header_block);
-    store.put_blob(BlobKind::Raw, &sha, header_block)?;
-    let headers = parse_headers(header_block);
-    let reason = format!(
-        "message of {size} bytes is over store.max_message_size ({} bytes); headers kept, \
-         the whole message is still on the server",
-        env.config.store.max_message_size
-    );
-    record_rejected(
-        store,
-        headers.as_ref(),
-        &sha,
-        size,
-        &reason,
-        origin,
-        received_at,
-        now,
-    )
+    match p {
+        Prepared::Rejected {
+            headers,
+            sha,
+            size,
+            reason,
+        } => file_rejected(
+            tx,
+            headers.as_deref(),
+            sha,
+            *size,
+            reason,
+            origin,
+            received_at,
+            now,
+        ),
+        Prepared::Parsed {
+            incoming,
+            sha,
+            size,
+        } => file_parsed(tx, env, incoming, sha, *size, origin, received_at, now),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn record_rejected(
-    store: &mut Store,
+fn file_rejected(
+    tx: &rusqlite::Transaction<'_>,
     headers: Option<&Incoming>,
     sha: &str,
     size: u64,
@@ -164,52 +214,48 @@ fn record_rejected(
     now: DateTime<Utc>,
 ) -> Result<IngestResult> {
     let key = dedup_key(headers.and_then(|h| h.message_id.as_deref()), sha);
-    let result = store.write(|tx| {
-        if rows::find_duplicate(tx, &key)?.is_some() {
-            rows::advance_mailbox(tx, origin, now)?;
-            return Ok(IngestResult {
-                outcome: Outcome::Duplicate,
-                case: None,
-                reason: Some("already recorded".into()),
-            });
-        }
-        rows::insert_message(
-            tx,
-            &MessageRow {
-                case: None,
-                dedup_key: &key,
-                sha256: sha,
-                size,
-                kind: "rejected",
-                classification: "rejected",
-                incoming: headers,
-                received_at,
-                reason: Some(reason),
-                origin,
-            },
-        )?;
-        record_event(
-            tx,
-            None,
-            now,
-            "message_rejected",
-            "secdesk",
-            &format!("{reason} (sha256 {sha})"),
-        )?;
+    if rows::find_duplicate(tx, &key)?.is_some() {
         rows::advance_mailbox(tx, origin, now)?;
-        Ok(IngestResult {
-            outcome: Outcome::Rejected,
+        return Ok(IngestResult {
+            outcome: Outcome::Duplicate,
             case: None,
-            reason: Some(reason.to_string()),
-        })
-    })?;
-    warn!(outcome = "rejected", sha256 = %sha, size, "message recorded as rejected");
-    Ok(result)
+            reason: Some("already recorded".into()),
+        });
+    }
+    rows::insert_message(
+        tx,
+        &MessageRow {
+            case: None,
+            dedup_key: &key,
+            sha256: sha,
+            size,
+            kind: "rejected",
+            classification: "rejected",
+            incoming: headers,
+            received_at,
+            reason: Some(reason),
+            origin,
+        },
+    )?;
+    record_event(
+        tx,
+        None,
+        now,
+        "message_rejected",
+        "secdesk",
+        &format!("{reason} (sha256 {sha})"),
+    )?;
+    rows::advance_mailbox(tx, origin, now)?;
+    Ok(IngestResult {
+        outcome: Outcome::Rejected,
+        case: None,
+        reason: Some(reason.to_string()),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
-fn file(
-    store: &mut Store,
+fn file_parsed(
+    tx: &rusqlite::Transaction<'_>,
     env: Env<'_>,
     m: &Incoming,
     sha: &str,
@@ -236,73 +282,62 @@ fn file(
         },
     );
     let keys = thread_keys(m, &cfg.project.case_prefix);
-
-    let result = store.write(|tx| {
-        if let Some((case, earlier_sha)) = rows::find_duplicate(tx, &key)? {
-            if earlier_sha != sha {
-                // Same Message-ID, other bytes (another route, another copy):
-                // the bytes are kept, and the case says so.
-                record_event(
-                    tx,
-                    case.as_deref(),
-                    now,
-                    "duplicate_delivery",
-                    "secdesk",
-                    &format!("another copy with the same Message-ID (sha256 {sha})"),
-                )?;
-            }
-            rows::advance_mailbox(tx, origin, now)?;
-            return Ok(IngestResult {
-                outcome: Outcome::Duplicate,
-                case,
-                reason: Some("already recorded".into()),
-            });
+    if let Some((case, earlier_sha)) = rows::find_duplicate(tx, &key)? {
+        if earlier_sha != sha {
+            // Same Message-ID, other bytes (another route, another copy):
+            // the bytes are kept, and the case says so.
+            record_event(
+                tx,
+                case.as_deref(),
+                now,
+                "duplicate_delivery",
+                "secdesk",
+                &format!("another copy with the same Message-ID (sha256 {sha})"),
+            )?;
         }
-        let thread =
-            rows::find_thread(tx, &keys.message_ids, &keys.tags, &cfg.project.case_prefix)?;
-        let sender = m.from.as_ref().map(|f| f.address.as_str()).unwrap_or("");
-        let counts = rows::ack_counts(tx, sender, now - ChronoDuration::hours(1))?;
-        let next_case_id = rows::next_case_id(tx, &cfg.project.case_prefix, received_at.year())?;
-        let plan = plan_inbound(
-            m,
-            &Inputs {
-                classification: &classification,
-                thread: thread.as_ref(),
-                next_case_id,
-                counts,
-                limits: &cfg.limits,
-                response_window: cfg.sla.response_window,
-                received_at,
-                team_verified: team_verified(cfg, m),
-                from_sent_folder: origin.is_sent_folder(),
-            },
-        );
-        let row = MessageRow {
-            case: plan.case.as_ref(),
-            dedup_key: &key,
-            sha256: sha,
-            size,
-            kind: plan.message_kind,
-            classification: classification.as_str(),
-            incoming: Some(m),
+        rows::advance_mailbox(tx, origin, now)?;
+        return Ok(IngestResult {
+            outcome: Outcome::Duplicate,
+            case,
+            reason: Some("already recorded".into()),
+        });
+    }
+    let thread = rows::find_thread(tx, &keys.message_ids, &keys.tags, &cfg.project.case_prefix)?;
+    let sender = m.from.as_ref().map(|f| f.address.as_str()).unwrap_or("");
+    let counts = rows::ack_counts(tx, sender, now - ChronoDuration::hours(1))?;
+    let next_case_id = rows::next_case_id(tx, &cfg.project.case_prefix, received_at.year())?;
+    let plan = plan_inbound(
+        m,
+        &Inputs {
+            classification: &classification,
+            thread: thread.as_ref(),
+            next_case_id,
+            counts,
+            limits: &cfg.limits,
+            response_window: cfg.sla.response_window,
             received_at,
-            reason: None,
-            origin,
-        };
-        apply(tx, env, m, &plan, &row, now)?;
-        Ok(IngestResult {
-            outcome: plan.outcome,
-            case: plan.case.map(|c| c.to_string()),
-            reason: None,
-        })
-    })?;
-    info!(
-        case = result.case.as_deref().unwrap_or("-"),
-        outcome = result.outcome.as_str(),
-        classification = classification.as_str(),
-        "message filed"
+            team_verified: team_verified(cfg, m),
+            from_sent_folder: origin.is_sent_folder(),
+        },
     );
-    Ok(result)
+    let row = MessageRow {
+        case: plan.case.as_ref(),
+        dedup_key: &key,
+        sha256: sha,
+        size,
+        kind: plan.message_kind,
+        classification: classification.as_str(),
+        incoming: Some(m),
+        received_at,
+        reason: None,
+        origin,
+    };
+    apply(tx, env, m, &plan, &row, now)?;
+    Ok(IngestResult {
+        outcome: plan.outcome,
+        case: plan.case.map(|c| c.to_string()),
+        reason: None,
+    })
 }
 
 fn apply(

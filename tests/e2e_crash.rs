@@ -87,12 +87,12 @@ fn killed_mid_batch_files_every_report_once() {
     let mut desk = Desk::new(s, "midbatch", "batch_size = 4", "");
     let reporters = send_reports(s, &desk, "mb", 10);
     wait_delivered(s, &desk, 10);
-    // Dies right after the 6th message's transaction commits: mid-batch,
-    // with acks queued and some perhaps sent.
-    desk.start_with(&[("SECDESK_CRASH_AT", "after_commit:6")]);
+    // Dies right after the second batch's transaction commits (4 + 4 of 10
+    // messages), with acks queued and some perhaps sent.
+    desk.start_with(&[("SECDESK_CRASH_AT", "after_commit:2")]);
     let st = desk.wait_exit(WAIT);
     assert!(!st.success());
-    assert_eq!(desk.cases().len(), 6, "{}", desk.log_text());
+    assert_eq!(desk.cases().len(), 8, "{}", desk.log_text());
     desk.start();
     let acks = settle(s, &desk, &reporters);
     std::thread::sleep(Duration::from_secs(2));

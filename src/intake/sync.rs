@@ -1,9 +1,9 @@
 //! One pass over one mailbox: everything above the high-water mark is
-//! fetched and filed, in UID order, one transaction per message.
+//! fetched and filed, in UID order, one transaction per fetched batch.
 //!
 //! Invariant 1 of DESIGN.md lives here: the mark advances in the same
-//! transaction that records the message, so a crash before a commit means
-//! the message is fetched again, and after it, never. Sizes are checked
+//! transaction that records the messages, so a crash before a commit means
+//! they are fetched again, and after it, never. Sizes are checked
 //! before bodies are fetched: an oversized message is recorded from its
 //! header block and left on the server. Bodies are fetched with
 //! `BODY.PEEK[]`, so nothing is marked \Seen, and nothing is ever deleted
@@ -15,13 +15,13 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, info_span, warn, Instrument};
+use tracing::{debug, info, info_span, warn};
 
 use super::connect::{timed, ImapSession};
 use super::{blocking, Intake};
 use crate::config::ImapConfig;
 use crate::inbound::Outcome;
-use crate::ingest::{ingest, ingest_oversized, Env};
+use crate::ingest::{file_in, log_filed, prepare, prepare_oversized, Env, Prepared};
 use crate::store::inbound::{self as rows, Origin};
 use crate::store::record_event;
 
@@ -144,74 +144,73 @@ pub async fn sync_mailbox(
         let mut bodies = fetch_section(session, t, &whole, "BODY.PEEK[]", false).await?;
         let mut headers = fetch_section(session, t, &oversized, "BODY.PEEK[HEADER]", true).await?;
 
-        let mut committed = Vec::new();
+        // Parse and keep each message's bytes, then file the whole batch in
+        // one transaction: one commit (one fsync, one turn of the write
+        // lock) per batch instead of per message. A crash before the commit
+        // refetches the batch; after it, never (invariant 1 holds per batch).
+        let now = Utc::now();
+        let mut ready = Vec::with_capacity(batch.len());
         for m in &batch {
-            if shutdown.is_cancelled() {
-                // Everything committed so far stays committed; the rest is
-                // fetched again on the next start.
-                if !sent {
-                    move_processed(session, &intake.imap, &committed).await;
-                }
-                return Ok(synced);
-            }
-            let origin = Origin::Imap {
-                mailbox: mailbox.to_string(),
-                uidvalidity,
-                uid: m.uid,
-                sent,
-            };
-            let now = Utc::now();
-            let received_at = m.internal_date.filter(|d| *d <= now).unwrap_or(now);
-            let span = info_span!("message", mailbox, uid = m.uid);
-            let result = async {
+            let prepared = blocking(|| -> Result<Option<Prepared>> {
                 if m.size > max {
                     let Some(h) = headers.remove(&m.uid) else {
-                        warn!("message vanished before its headers were fetched");
+                        warn!(
+                            uid = m.uid,
+                            "message vanished before its headers were fetched"
+                        );
                         return Ok(None);
                     };
-                    let env = Env {
-                        config: &live.config,
-                        templates: &live.templates,
-                    };
-                    blocking(|| {
-                        ingest_oversized(
-                            &mut intake.store,
-                            env,
-                            &h,
-                            m.size,
-                            &origin,
-                            received_at,
-                            now,
-                        )
-                    })
-                    .map(Some)
+                    prepare_oversized(&intake.store, max, &h, m.size).map(Some)
                 } else {
                     let Some(raw) = bodies.remove(&m.uid) else {
-                        warn!("message vanished before it was fetched");
+                        warn!(uid = m.uid, "message vanished before it was fetched");
                         return Ok(None);
                     };
-                    let env = Env {
-                        config: &live.config,
-                        templates: &live.templates,
-                    };
-                    blocking(|| ingest(&mut intake.store, env, &raw, &origin, received_at, now))
-                        .map(Some)
+                    prepare(&intake.store, max, &raw).map(Some)
                 }
-            }
-            .instrument(span)
-            .await
-            .with_context(|| format!("filing UID {} of {mailbox}", m.uid))?;
-            crate::failpoint::hit("after_commit");
-            if let Some(r) = result {
-                synced.filed += 1;
-                if r.outcome == Outcome::NewCase {
-                    synced.new_cases += 1;
-                }
-                // Acks are queued by now: wake the outbox.
-                intake.outbox_wake.notify_one();
-                committed.push(m.uid);
+            })
+            .with_context(|| format!("keeping UID {} of {mailbox}", m.uid))?;
+            if let Some(p) = prepared {
+                let origin = Origin::Imap {
+                    mailbox: mailbox.to_string(),
+                    uidvalidity,
+                    uid: m.uid,
+                    sent,
+                };
+                let received_at = m.internal_date.filter(|d| *d <= now).unwrap_or(now);
+                ready.push((m.uid, p, origin, received_at));
             }
         }
+        blocking(|| intake.store.sync_blobs())?;
+        let env = Env {
+            config: &live.config,
+            templates: &live.templates,
+        };
+        let results = blocking(|| {
+            intake.store.write(|tx| {
+                ready
+                    .iter()
+                    .map(|(uid, p, origin, received_at)| {
+                        file_in(tx, env, p, origin, *received_at, now)
+                            .with_context(|| format!("filing UID {uid} of {mailbox}"))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+        })?;
+        crate::failpoint::hit("after_commit");
+        let mut committed = Vec::with_capacity(results.len());
+        for ((uid, p, _, _), r) in ready.iter().zip(&results) {
+            let _span = info_span!("message", mailbox, uid = *uid).entered();
+            log_filed(p, r);
+            synced.filed += 1;
+            if r.outcome == Outcome::NewCase {
+                synced.new_cases += 1;
+            }
+            committed.push(*uid);
+        }
+        drop(ready);
+        // Acks are queued by now: wake the outbox.
+        intake.outbox_wake.notify_one();
         if !sent {
             move_processed(session, &intake.imap, &committed).await;
         }

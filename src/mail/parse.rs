@@ -59,6 +59,8 @@ pub struct Attachment {
     pub display_name: Option<String>,
     pub content_type: String,
     pub sha256: String,
+    pub size: u64,
+    /// The decoded bytes; emptied once they are in the blob store.
     pub data: Vec<u8>,
 }
 
@@ -140,6 +142,7 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, ParseError> {
             display_name: part.attachment_name().map(display_file_name),
             content_type,
             sha256: sha256_hex(&data),
+            size: data.len() as u64,
             data,
         });
     }

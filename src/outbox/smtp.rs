@@ -128,9 +128,16 @@ impl SmtpClient {
                 }
                 (Some(p.build_rustls().context("SMTP TLS settings")?), None)
             }
-            TlsMode::Implicit => (None, Some(crate::tls::client_config(cfg.ca_file.as_deref())?)),
+            TlsMode::Implicit => (
+                None,
+                Some(crate::tls::client_config(cfg.ca_file.as_deref())?),
+            ),
         };
-        let domain = cfg.from.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
+        let domain = cfg
+            .from
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or("localhost");
         Ok(SmtpClient {
             cfg: cfg.clone(),
             hello: ClientId::Domain(domain.to_string()),
@@ -154,7 +161,9 @@ impl SmtpClient {
                 let tls = TlsConnector::from(config.clone())
                     .connect(name, tcp)
                     .await
-                    .map_err(|e| SendError::Transient(format!("TLS handshake with {where_}: {e}")))?;
+                    .map_err(|e| {
+                        SendError::Transient(format!("TLS handshake with {where_}: {e}"))
+                    })?;
                 AsyncSmtpConnection::connect_with_transport(Box::new(Tls(tls)), &self.hello)
                     .await
                     .map_err(classify)?
@@ -164,9 +173,9 @@ impl SmtpClient {
                 .map_err(classify)?,
         };
         if let Some(p) = &self.tls_params {
-            conn.starttls(p.clone(), &self.hello)
-                .await
-                .map_err(|e| SendError::Transient(format!("STARTTLS with {where_}: {}", text(&e))))?;
+            conn.starttls(p.clone(), &self.hello).await.map_err(|e| {
+                SendError::Transient(format!("STARTTLS with {where_}: {}", text(&e)))
+            })?;
         }
         if let (Some(u), Some(p)) = (&self.cfg.username, &self.cfg.password) {
             let creds = Credentials::new(u.clone(), p.expose().to_string());

@@ -245,7 +245,7 @@ pub fn insert_message(tx: &Transaction<'_>, m: &MessageRow<'_>) -> Result<i64> {
                 params![
                     row,
                     a.sha256,
-                    a.data.len() as i64,
+                    a.size as i64,
                     a.content_type,
                     a.display_name.clone().unwrap_or_else(|| "unnamed".into()),
                 ],

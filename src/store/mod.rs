@@ -29,11 +29,25 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 /// How long a writer waits for the lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The busy handler: retry every 200 µs until [`BUSY_TIMEOUT`].
+fn busy_retry(attempt: i32) -> bool {
+    const STEP: Duration = Duration::from_micros(200);
+    if STEP * attempt.max(0) as u32 >= BUSY_TIMEOUT {
+        return false;
+    }
+    std::thread::sleep(STEP);
+    true
+}
+
 /// An open case log.
 pub struct Store {
     conn: Connection,
     data_dir: PathBuf,
     path: PathBuf,
+    /// Fan-out directories known to exist (saves a mkdir per blob).
+    known_dirs: std::cell::RefCell<std::collections::HashSet<PathBuf>>,
+    /// Directories with renames not yet fsynced (see [`Store::sync_blobs`]).
+    dirty_dirs: std::cell::RefCell<std::collections::HashSet<PathBuf>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -110,7 +124,11 @@ impl Store {
         }
         let conn =
             Connection::open(path).with_context(|| format!("opening store {}", path.display()))?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // SQLite's own busy handler backs off 1, 2, 5, 10 … 100 ms; with
+        // intake and the outbox taking turns at the write lock every few
+        // milliseconds that turned into long sleeps. Retry every 200 µs, up
+        // to BUSY_TIMEOUT.
+        conn.busy_handler(Some(busy_retry))?;
         // Switching a new file to WAL takes an exclusive lock and answers
         // SQLITE_BUSY without calling the busy handler when another process
         // opens it at the same moment; retry for a while.
@@ -131,6 +149,8 @@ impl Store {
             conn,
             data_dir: data_dir.to_path_buf(),
             path: path.to_path_buf(),
+            known_dirs: Default::default(),
+            dirty_dirs: Default::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -225,8 +245,19 @@ impl Store {
     }
 
     /// Stores `bytes` under their SHA-256 (given), durably: written to a
-    /// temporary file, fsynced, renamed. Idempotent.
+    /// temporary file, fsynced, renamed, and the directory fsynced.
+    /// Idempotent.
     pub fn put_blob(&self, kind: BlobKind, sha256: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let path = self.put_blob_deferred(kind, sha256, bytes)?;
+        self.sync_blobs()?;
+        Ok(path)
+    }
+
+    /// [`Store::put_blob`] without the directory fsync: the rename is made
+    /// durable by the next [`Store::sync_blobs`], which must run before any
+    /// row naming the blob commits. Lets a batch pay one fsync per
+    /// directory instead of one per blob.
+    pub fn put_blob_deferred(&self, kind: BlobKind, sha256: &str, bytes: &[u8]) -> Result<PathBuf> {
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             bail!("not a SHA-256: {sha256:?}");
         }
@@ -234,12 +265,15 @@ impl Store {
         if path.exists() {
             return Ok(path);
         }
-        let dir = path.parent().unwrap_or(&self.data_dir);
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
+        let dir = path.parent().unwrap_or(&self.data_dir).to_path_buf();
+        if !self.known_dirs.borrow().contains(&dir) {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+            self.known_dirs.borrow_mut().insert(dir.clone());
+        }
         let tmp = dir.join(format!(
             ".tmp-{}-{}",
             std::process::id(),
@@ -255,10 +289,19 @@ impl Store {
             .and_then(|_| f.sync_all())
             .with_context(|| format!("writing {}", tmp.display()))?;
         fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))?;
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+        self.dirty_dirs.borrow_mut().insert(dir);
         Ok(path)
+    }
+
+    /// Makes the renames of deferred blobs durable (fsync of each directory).
+    pub fn sync_blobs(&self) -> Result<()> {
+        let dirs: Vec<PathBuf> = self.dirty_dirs.borrow_mut().drain().collect();
+        for d in dirs {
+            fs::File::open(&d)
+                .and_then(|f| f.sync_all())
+                .with_context(|| format!("syncing {}", d.display()))?;
+        }
+        Ok(())
     }
 
     /// Reads a blob back.
