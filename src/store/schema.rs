@@ -145,4 +145,9 @@ CREATE TABLE service_state (
     updated_at TEXT NOT NULL
 ) STRICT;
 "#,
+    // 5: the per-sender acknowledgement rate limit is asked for every new
+    // report; without this index it scanned every ack of the last hour.
+    r#"
+CREATE INDEX outbox_ack_recipient ON outbox (kind, recipients, created_at);
+"#,
 ];
