@@ -53,6 +53,16 @@ pub struct ProjectConfig {
     pub repository_url: Option<String>,
 }
 
+impl ProjectConfig {
+    /// The security address's domain: where our Message-IDs live.
+    pub fn domain(&self) -> &str {
+        self.security_address
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or("localhost")
+    }
+}
+
 /// How a connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {

@@ -51,12 +51,7 @@ impl Env<'_> {
     }
 
     fn domain(&self) -> &str {
-        self.config
-            .project
-            .security_address
-            .rsplit_once('@')
-            .map(|(_, d)| d)
-            .unwrap_or("localhost")
+        self.config.project.domain()
     }
 }
 

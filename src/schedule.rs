@@ -172,19 +172,14 @@ pub fn compose(
             first.id, first.left
         )
     };
-    let domain = cfg
-        .project
-        .security_address
-        .rsplit_once('@')
-        .map(|(_, d)| d.to_string())
-        .unwrap_or_else(|| "localhost".into());
+    let domain = cfg.project.domain();
     Ok(OutgoingMail {
         kind,
         case: None,
         to: vec![n.recipient.clone()],
         subject,
         body,
-        message_id: new_message_id(None, kind, token, &domain),
+        message_id: new_message_id(None, kind, token, domain),
         in_reply_to: None,
         references: Vec::new(),
         dedup_key: format!("{}:{}:{}", kind.as_str(), n.recipient, token),

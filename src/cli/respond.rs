@@ -10,7 +10,7 @@ use chrono::Utc;
 use super::cases::require_case;
 use super::{open_store, UsageError};
 use crate::config::Config;
-use crate::mail::compose::{new_message_id, reply_subject, OutKind, OutgoingMail};
+use crate::mail::compose::{to_reporter, OutKind};
 use crate::mail::parse::clean_address;
 use crate::store::inbound::record_first_response;
 use crate::store::{outbox, record_event};
@@ -96,26 +96,19 @@ pub fn reply(cfg: &Config, id: &str, file: Option<&str>) -> Result<ExitCode> {
     let case_id =
         crate::case::CaseId::parse(&case.id, &cfg.project.case_prefix).context("case id")?;
     let token = format!("{:016x}", rand::random::<u64>());
-    let domain = cfg
-        .project
-        .security_address
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or("localhost");
-    let mut references: Vec<String> = ids.into_iter().rev().take(20).collect();
-    references.reverse();
-    let message_id = new_message_id(Some(&case_id), OutKind::Reply, &token, domain);
-    let mail = OutgoingMail {
-        kind: OutKind::Reply,
-        subject: reply_subject(&case_id, &case.subject),
-        case: Some(case_id),
-        to: vec![case.reporter.clone()],
+    let mail = to_reporter(
+        OutKind::Reply,
+        &case_id,
+        &case.reporter,
+        &case.subject,
         body,
-        message_id: message_id.clone(),
-        in_reply_to: last.or_else(|| references.last().cloned()),
-        references,
-        dedup_key: format!("reply:{message_id}"),
-    };
+        ids,
+        last,
+        &token,
+        cfg.project.domain(),
+        None,
+    );
+    let message_id = mail.message_id.clone();
     let now = Utc::now();
     let who = actor();
     store.write(|tx| {

@@ -17,7 +17,7 @@ use crate::advisory;
 use crate::case::workflow::{decide, Action, Notice, Snapshot};
 use crate::case::CaseId;
 use crate::config::Config;
-use crate::mail::compose::{new_message_id, reply_subject, OutKind, OutgoingMail};
+use crate::mail::compose::{to_reporter, OutKind, OutgoingMail};
 use crate::store::cases::{get_case, thread_ids, CaseFilter};
 use crate::store::{outbox, record_event, ts};
 use crate::templates::Templates;
@@ -123,26 +123,19 @@ fn notice_mail(
     let ctx = advisory::notice_context(c, &cfg.project);
     let body = templates.render_prose(&advisory::notice_template(notice), &ctx)?;
     let (ids, last) = thread_ids(conn, &c.id, &c.reporter)?;
-    let mut references: Vec<String> = ids.into_iter().rev().take(20).collect();
-    references.reverse();
-    let domain = cfg
-        .project
-        .security_address
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or("localhost");
     let token = format!("{:016x}", rand::random::<u64>());
-    Ok(OutgoingMail {
-        kind: OutKind::Notice,
-        case: Some(case_id.clone()),
-        to: vec![c.reporter.clone()],
-        subject: reply_subject(case_id, &c.subject),
+    Ok(to_reporter(
+        OutKind::Notice,
+        case_id,
+        &c.reporter,
+        &c.subject,
         body,
-        message_id: new_message_id(Some(case_id), OutKind::Notice, &token, domain),
-        in_reply_to: last.or_else(|| references.last().cloned()),
-        references,
-        dedup_key: format!("notice:{}:{}", c.id, notice.name()),
-    })
+        ids,
+        last,
+        &token,
+        cfg.project.domain(),
+        Some(format!("notice:{}:{}", c.id, notice.name())),
+    ))
 }
 
 /// `secdesk advisory ID --format ghsa|osv|announcement`.

@@ -97,6 +97,39 @@ pub fn new_message_id(case: Option<&CaseId>, kind: OutKind, token: &str, domain:
     format!("secdesk.{who}.{}.{token}@{domain}", kind.as_str())
 }
 
+/// Mail from the team to a case's reporter (a reply, a notice): threaded to
+/// the reporter's newest message (else the newest of the case), with the
+/// last 20 Message-IDs of the case as References. `dedup_key` defaults to
+/// one per message.
+#[allow(clippy::too_many_arguments)]
+pub fn to_reporter(
+    kind: OutKind,
+    case: &CaseId,
+    reporter: &str,
+    case_subject: &str,
+    body: String,
+    thread_ids: Vec<String>,
+    last_from_reporter: Option<String>,
+    token: &str,
+    domain: &str,
+    dedup_key: Option<String>,
+) -> OutgoingMail {
+    let mut references: Vec<String> = thread_ids.into_iter().rev().take(20).collect();
+    references.reverse();
+    let message_id = new_message_id(Some(case), kind, token, domain);
+    OutgoingMail {
+        kind,
+        case: Some(case.clone()),
+        to: vec![reporter.to_string()],
+        subject: reply_subject(case, case_subject),
+        body,
+        dedup_key: dedup_key.unwrap_or_else(|| format!("{}:{message_id}", kind.as_str())),
+        message_id,
+        in_reply_to: last_from_reporter.or_else(|| references.last().cloned()),
+        references,
+    }
+}
+
 /// `Re: [SEC-2026-0001] <original subject>`, without stacking `Re:`s or
 /// repeating the tag.
 pub fn reply_subject(case: &CaseId, original: &str) -> String {

@@ -372,17 +372,27 @@ pub fn rand_token() -> String {
     format!("{t:x}.{}", N.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Every message in `user`'s `mailbox`, raw, in UID order.
-pub fn mailbox(stack: &Stack, user: &str, mailbox: &str) -> Vec<Vec<u8>> {
+type Session = async_imap::Session<tokio::net::TcpStream>;
+
+/// Runs `f` on an IMAP session logged in as `user` (plain IMAP on loopback:
+/// the reporter's side needs no TLS to read its own test mailbox).
+fn with_session<T: Send + 'static>(
+    stack: &Stack,
+    user: &str,
+    f: impl for<'a> FnOnce(
+            &'a mut Session,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>
+        + Send
+        + 'static,
+) -> T {
     let port = stack.imap_port();
     let user = user.to_string();
-    let mailbox = mailbox.to_string();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async move {
-        use futures::TryStreamExt;
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .unwrap();
@@ -393,9 +403,22 @@ pub fn mailbox(stack: &Stack, user: &str, mailbox: &str) -> Vec<Vec<u8>> {
             .await
             .map_err(|e| e.0)
             .unwrap();
-        let mb = session.examine(&mailbox).await.unwrap();
-        let mut out = Vec::new();
-        if mb.exists > 0 {
+        let out = f(&mut session).await;
+        let _ = session.logout().await;
+        out
+    })
+}
+
+/// Every message in `user`'s `mailbox`, raw, in UID order.
+pub fn mailbox(stack: &Stack, user: &str, mailbox: &str) -> Vec<Vec<u8>> {
+    let mailbox = mailbox.to_string();
+    with_session(stack, user, move |session| {
+        Box::pin(async move {
+            use futures::TryStreamExt;
+            let mb = session.examine(&mailbox).await.unwrap();
+            if mb.exists == 0 {
+                return Vec::new();
+            }
             let fetches: Vec<_> = session
                 .uid_fetch("1:*", "(UID BODY.PEEK[])")
                 .await
@@ -408,10 +431,8 @@ pub fn mailbox(stack: &Stack, user: &str, mailbox: &str) -> Vec<Vec<u8>> {
                 .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
                 .collect();
             v.sort_by_key(|(u, _)| *u);
-            out = v.into_iter().map(|(_, b)| b).collect();
-        }
-        let _ = session.logout().await;
-        out
+            v.into_iter().map(|(_, b)| b).collect()
+        })
     })
 }
 
@@ -465,27 +486,13 @@ pub fn sample(name: &str) -> Vec<u8> {
 
 /// Appends `raw` to `user`'s `mailbox` (as a mail client saving to Sent does).
 pub fn append(stack: &Stack, user: &str, mailbox: &str, raw: &[u8]) {
-    let port = stack.imap_port();
-    let (user, mailbox, raw) = (user.to_string(), mailbox.to_string(), raw.to_vec());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .unwrap();
-        let mut client = async_imap::Client::new(tcp);
-        client.read_response().await.unwrap();
-        let mut session = client
-            .login(&user, "reporter")
-            .await
-            .map_err(|e| e.0)
-            .unwrap();
-        session
-            .append(&mailbox, Some("(\\Seen)"), None, &raw)
-            .await
-            .unwrap();
-        let _ = session.logout().await;
-    });
+    let (mailbox, raw) = (mailbox.to_string(), raw.to_vec());
+    with_session(stack, user, move |session| {
+        Box::pin(async move {
+            session
+                .append(&mailbox, Some("(\\Seen)"), None, &raw)
+                .await
+                .unwrap();
+        })
+    })
 }
