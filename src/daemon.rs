@@ -199,46 +199,27 @@ fn reload(current: &Config) -> Result<(Live, Vec<&'static str>, Vec<&'static str
     let mut next = crate::config::load(&current.path)?;
     next.load_secrets()?;
     let templates = load_templates(&next)?;
-    let mut changed = Vec::new();
-    let mut restart = Vec::new();
-    let differs =
-        |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
-    if differs(&current.team, &next.team) {
-        changed.push("team");
-    }
-    if differs(&current.sla, &next.sla) {
-        changed.push("sla");
-    }
-    if differs(&current.limits, &next.limits) {
-        changed.push("limits");
-    }
+    // Sections compare by their Debug form (secrets print as `***`, so a
+    // changed password shows as no change: it needs a restart anyway).
+    let differs = |sections: &[(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug)]| {
+        sections
+            .iter()
+            .filter(|(_, a, b)| format!("{a:?}") != format!("{b:?}"))
+            .map(|(name, _, _)| *name)
+            .collect::<Vec<_>>()
+    };
+    let mut changed = differs(&[
+        ("team", &current.team, &next.team),
+        ("sla", &current.sla, &next.sla),
+        ("limits", &current.limits, &next.limits),
+    ]);
     changed.push("templates (re-read)");
-    for (name, a, b) in [
-        (
-            "project",
-            format!("{:?}", current.project),
-            format!("{:?}", next.project),
-        ),
-        (
-            "imap",
-            format!("{:?}", current.imap),
-            format!("{:?}", next.imap),
-        ),
-        (
-            "smtp",
-            format!("{:?}", current.smtp),
-            format!("{:?}", next.smtp),
-        ),
-        (
-            "store",
-            format!("{:?}", current.store),
-            format!("{:?}", next.store),
-        ),
-    ] {
-        if a != b {
-            restart.push(name);
-        }
-    }
+    let restart = differs(&[
+        ("project", &current.project, &next.project),
+        ("imap", &current.imap, &next.imap),
+        ("smtp", &current.smtp, &next.smtp),
+        ("store", &current.store, &next.store),
+    ]);
     // Sections that need a restart keep their running values until then.
     let mut merged = current.clone();
     merged.team = next.team;
