@@ -472,46 +472,25 @@ mod tests {
 
     #[test]
     fn disclosure_needs_a_fix_and_an_analysis() {
+        let refused = |s: &Snapshot, advisory: &str| {
+            let action = Action::Disclose {
+                advisory: advisory.into(),
+            };
+            decide(s, action, "t").unwrap_err().0
+        };
+        let ghsa = "GHSA-abcd-1234-wxyz";
         let mut s = snap(State::Released);
         s.fixed_version = None;
-        let e = decide(
-            &s,
-            Action::Disclose {
-                advisory: "GHSA-abcd-1234-wxyz".into(),
-            },
-            "t",
-        )
-        .unwrap_err();
-        assert!(e.0.contains("no fixed version"), "{e}");
+        let e = refused(&s, ghsa);
+        assert!(e.contains("no fixed version"), "{e}");
         let mut s = snap(State::Released);
         s.affected_versions = None;
-        let e = decide(
-            &s,
-            Action::Disclose {
-                advisory: "GHSA-abcd-1234-wxyz".into(),
-            },
-            "t",
-        )
-        .unwrap_err();
-        assert!(e.0.contains("no analysis"), "{e}");
-        let e = decide(
-            &snap(State::Fixing),
-            Action::Disclose {
-                advisory: "GHSA-abcd-1234-wxyz".into(),
-            },
-            "t",
-        )
-        .unwrap_err();
-        assert!(e.0.contains("before a fixed version is released"), "{e}");
-        let e = decide(
-            &snap(State::Released),
-            Action::Disclose {
-                advisory: "javascript:alert(1)".into(),
-            },
-            "t",
-        )
-        .unwrap_err();
-        assert!(e.0.contains("neither a GHSA id"), "{e}");
+        let e = refused(&s, ghsa);
+        assert!(e.contains("no analysis"), "{e}");
+        let e = refused(&snap(State::Fixing), ghsa);
+        assert!(e.contains("before a fixed version is released"), "{e}");
+        let e = refused(&snap(State::Released), "javascript:alert(1)");
+        assert!(e.contains("neither a GHSA id"), "{e}");
     }
 
     #[test]
