@@ -374,7 +374,6 @@ fn apply(
             ProjectView::from_config(&cfg.project),
             &c.id,
             &c.subject,
-            Some(c.reporter_name.as_str()).filter(|n| !n.is_empty()),
             &c.reporter_address,
             c.received_at,
             c.response_due_at,

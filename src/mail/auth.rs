@@ -10,57 +10,167 @@
 //! (OpenDKIM/OpenDMARC and rspamd do), and team mail from a domain that
 //! signs nothing will not stop the clock — use `secdesk responded` then.
 
-/// Whether `results` (header values, topmost first) show `dkim=pass` or
-/// `dmarc=pass` for `domain`, according to the server `authserv_id`.
-pub fn authenticated(results: &[String], authserv_id: &str, domain: &str) -> bool {
-    let domain = domain.to_ascii_lowercase();
-    let Some(ours) = results.iter().find(|r| {
-        strip_comments(r)
-            .split(';')
-            .next()
-            .and_then(|id| id.split_whitespace().next())
-            .is_some_and(|id| id.eq_ignore_ascii_case(authserv_id))
-    }) else {
-        return false;
-    };
-    let text = strip_comments(ours).to_ascii_lowercase();
-    text.split(';').skip(1).any(|resinfo| {
-        let mut tokens = resinfo.split_whitespace();
-        let Some(result) = tokens.next() else {
-            return false;
-        };
-        let props: Vec<&str> = tokens.collect();
-        let prop = |name: &str| -> Option<String> {
-            props.iter().find_map(|p| {
-                p.strip_prefix(name)
-                    .and_then(|v| v.strip_prefix('='))
-                    .map(|v| v.trim_matches('"').to_string())
-            })
-        };
-        match result {
-            "dkim=pass" => {
-                prop("header.d").is_some_and(|d| d == domain)
-                    || prop("header.i").is_some_and(|i| i.ends_with(&format!("@{domain}")))
-            }
-            "dmarc=pass" => prop("header.from").is_some_and(|d| d == domain),
-            _ => false,
+/// One `resinfo` (RFC 8601 §2.2): a method, its result, and its
+/// properties (`header.d` → `example.org`), names lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResInfo {
+    pub method: String,
+    pub result: String,
+    pub props: Vec<(String, String)>,
+}
+
+/// A parsed `Authentication-Results` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthResults {
+    pub authserv_id: String,
+    pub results: Vec<ResInfo>,
+}
+
+/// The lexical pieces of a header value: CFWS (comments included) separates
+/// words, a quoted string and the atoms touching it form one word (so
+/// `"a;b"@c` is one value), and `;` and `=` are punctuation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    Semi,
+    Eq,
+    Word(String),
+}
+
+/// Longest value read; real ones are a few hundred bytes.
+const MAX_VALUE: usize = 8192;
+
+fn tokens(value: &str) -> Vec<Tok> {
+    let mut out = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = value.chars().take(MAX_VALUE);
+    let end_word = |word: &mut Option<String>, out: &mut Vec<Tok>| {
+        if let Some(w) = word.take() {
+            out.push(Tok::Word(w));
         }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '(' => {
+                // A comment, nested, with quoted-pairs (RFC 5322 §3.2.2).
+                end_word(&mut word, &mut out);
+                let mut depth = 1u32;
+                while depth > 0 {
+                    match chars.next() {
+                        Some('\\') => {
+                            chars.next();
+                        }
+                        Some('(') => depth += 1,
+                        Some(')') => depth -= 1,
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\\') => {
+                            if let Some(q) = chars.next() {
+                                w.push(q);
+                            }
+                        }
+                        Some('"') | None => break,
+                        Some(q) => w.push(q),
+                    }
+                }
+            }
+            ';' => {
+                end_word(&mut word, &mut out);
+                out.push(Tok::Semi);
+            }
+            '=' => {
+                end_word(&mut word, &mut out);
+                out.push(Tok::Eq);
+            }
+            c if c.is_whitespace() => end_word(&mut word, &mut out),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    end_word(&mut word, &mut out);
+    out
+}
+
+/// Parses one header value (RFC 8601 §2.2). A `resinfo` that does not have
+/// the shape `method=result *(ptype.property=value)` is dropped whole: it
+/// can only ever count for less, never for more.
+pub fn parse(value: &str) -> Option<AuthResults> {
+    let toks = tokens(value);
+    let mut groups = toks.split(|t| *t == Tok::Semi);
+    let head = groups.next()?;
+    let authserv_id = match head.first() {
+        Some(Tok::Word(w)) => w.to_ascii_lowercase(),
+        _ => return None,
+    };
+    let results = groups.filter_map(resinfo).collect();
+    Some(AuthResults {
+        authserv_id,
+        results,
     })
 }
 
-/// Removes `(comments)`, which may contain anything, including `;`.
-fn strip_comments(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut depth = 0u32;
-    for c in s.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' if depth > 0 => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
+fn resinfo(toks: &[Tok]) -> Option<ResInfo> {
+    let word = |i: usize| match toks.get(i) {
+        Some(Tok::Word(w)) => Some(w.to_ascii_lowercase()),
+        _ => None,
+    };
+    let method = word(0)?;
+    if toks.get(1) != Some(&Tok::Eq) {
+        return None;
     }
-    out
+    let result = word(2)?;
+    let mut props = Vec::new();
+    let mut i = 3;
+    while i < toks.len() {
+        let name = word(i)?;
+        if toks.get(i + 1) != Some(&Tok::Eq) {
+            return None;
+        }
+        let value = word(i + 2)?;
+        props.push((name, value));
+        i += 3;
+    }
+    Some(ResInfo {
+        // `dkim/1`: a method version (§2.2) is not part of its name.
+        method: method.split('/').next().unwrap_or("").to_string(),
+        result,
+        props,
+    })
+}
+
+/// Whether `results` (values of fields named exactly
+/// `Authentication-Results`, topmost first) show `dkim=pass` or
+/// `dmarc=pass` for `domain`, according to the server `authserv_id`.
+pub fn authenticated(results: &[String], authserv_id: &str, domain: &str) -> bool {
+    let domain = domain.to_ascii_lowercase();
+    let Some(ours) = results
+        .iter()
+        .filter_map(|r| parse(r))
+        .find(|r| r.authserv_id.eq_ignore_ascii_case(authserv_id))
+    else {
+        return false;
+    };
+    ours.results.iter().any(|r| {
+        let prop = |name: &str| {
+            r.props
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        match (r.method.as_str(), r.result.as_str()) {
+            ("dkim", "pass") => {
+                prop("header.d") == Some(domain.as_str())
+                    || prop("header.i").is_some_and(|i| i.ends_with(&format!("@{domain}")))
+            }
+            ("dmarc", "pass") => prop("header.from") == Some(domain.as_str()),
+            _ => false,
+        }
+    })
 }
 
 #[cfg(test)]
@@ -91,6 +201,30 @@ mod tests {
         ] {
             assert!(!authenticated(&r, "mx.example.org", "example.org"), "{r:?}");
         }
+    }
+
+    #[test]
+    fn quoted_strings_and_comments_do_not_split_results() {
+        for r in [
+            // A `;` inside a quoted local part must not start a new resinfo.
+            r#"mx.example.org; spf=pass smtp.mailfrom="x;dkim=pass header.d=example.org y"@evil.example"#,
+            r#"mx.example.org; spf=pass smtp.mailfrom="x\";dkim=pass header.d=example.org"@evil.example"#,
+            "mx.example.org; spf=pass (a comment; dkim=pass header.d=example.org) smtp.mailfrom=evil.example",
+            "mx.example.org; spf=pass (nested (comment; dkim=pass header.d=example.org)) smtp.mailfrom=e",
+            "mx.example.org; dkim=pass header.d=example.org.evil.example",
+            "mx.example.org; dkim=pass header.d",
+            "mx.example.org; dkim pass header.d=example.org",
+        ] {
+            assert!(
+                !authenticated(&v(&[r]), "mx.example.org", "example.org"),
+                "{r}"
+            );
+        }
+        let ok = r#"mx.example.org 1; spf=pass smtp.mailfrom="a;b"@example.org; dkim/1=pass header.d="example.org" header.s=s1"#;
+        assert!(authenticated(&v(&[ok]), "mx.example.org", "example.org"));
+        let parsed = parse(ok).unwrap();
+        assert_eq!(parsed.results.len(), 2);
+        assert_eq!(parsed.results[0].props[0].1, "a;b@example.org");
     }
 
     #[test]

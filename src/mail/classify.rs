@@ -41,6 +41,9 @@ pub enum NoReply {
     PrecedenceBulk,
     /// `List-Id` or `List-Unsubscribe`: mailing-list traffic.
     MailingList,
+    /// Two From fields, several mailboxes in From, or a group: who wrote it
+    /// is not one plain mailbox, so nobody is acknowledged.
+    AmbiguousSender,
     /// From the lead or a team member.
     TeamMember,
     /// No usable From address to answer.
@@ -62,6 +65,7 @@ impl NoReply {
             NoReply::PrecedenceAuto => "precedence_auto",
             NoReply::PrecedenceBulk => "precedence_bulk",
             NoReply::MailingList => "mailing_list",
+            NoReply::AmbiguousSender => "ambiguous_sender",
             NoReply::TeamMember => "team_member",
             NoReply::NoSender => "no_sender",
         }
@@ -78,6 +82,7 @@ impl NoReply {
             self,
             NoReply::PrecedenceBulk
                 | NoReply::MailingList
+                | NoReply::AmbiguousSender
                 | NoReply::TeamMember
                 | NoReply::NoSender
         )
@@ -146,6 +151,8 @@ pub fn classify(m: &Incoming, who: Identity<'_>) -> Classification {
     };
     let rule = rule.or(if a.list_id || a.list_unsubscribe {
         Some(MailingList)
+    } else if m.from_problem.is_some() {
+        Some(AmbiguousSender)
     } else if sender.is_some_and(|s| who.team.iter().any(|t| t == s)) {
         Some(TeamMember)
     } else if sender.is_none() {
@@ -223,6 +230,10 @@ mod tests {
             ("From: developer@example.org\r\n".into(), A),
             (format!("{from}X-Secdesk-Loop: security@example.org\r\n"), N(LoopHeader)),
             ("To: security@example.org\r\n".into(), N(NoSender)),
+            (format!("{from}From: other@reporter.example\r\n"), N(AmbiguousSender)),
+            ("From: lead@example.org\r\nFrom: jane@reporter.example\r\n".into(), N(AmbiguousSender)),
+            ("From: undisclosed-recipients:;\r\nSender: s@x.example\r\n".into(), N(AmbiguousSender)),
+            ("From: <@evil.example:victim@v.example>\r\n".into(), N(NoSender)),
             ("From: not an address\r\n".into(), N(NoSender)),
         ];
         for (headers, want) in table {

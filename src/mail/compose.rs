@@ -130,8 +130,24 @@ pub fn to_reporter(
     }
 }
 
+/// Most characters of a reporter's subject quoted back in mail we send.
+pub const QUOTED_SUBJECT: usize = 80;
+
+/// A reporter's subject as mail from us may quote it: one clean line, at
+/// most [`QUOTED_SUBJECT`] characters (an ellipsis says it was cut). Mail to
+/// an address we cannot verify carries no more of a stranger's text than
+/// this — the inbox must not relay spam to forged senders.
+pub fn quoted_subject(s: &str) -> String {
+    let line = clean_line(s, QUOTED_SUBJECT + 1);
+    if line.chars().count() <= QUOTED_SUBJECT {
+        return line;
+    }
+    let cut: String = line.chars().take(QUOTED_SUBJECT - 1).collect();
+    format!("{}…", cut.trim_end())
+}
+
 /// `Re: [SEC-2026-0001] <original subject>`, without stacking `Re:`s or
-/// repeating the tag.
+/// repeating the tag, the subject quoted as [`quoted_subject`] allows.
 pub fn reply_subject(case: &CaseId, original: &str) -> String {
     let mut s = header_safe(original, 300);
     loop {
@@ -146,7 +162,7 @@ pub fn reply_subject(case: &CaseId, original: &str) -> String {
         }
     }
     let tag = case.tag();
-    let s = s.replace(&tag, "").trim().to_string();
+    let s = quoted_subject(s.replace(&tag, "").trim());
     let s = if s.is_empty() {
         "your security report".into()
     } else {
@@ -203,13 +219,15 @@ pub fn mail_time(t: DateTime<Utc>) -> String {
     t.format("%a %d %b %Y %H:%M UTC").to_string()
 }
 
-/// Everything the acknowledgement needs about one new case.
+/// Everything the acknowledgement needs about one new case. It quotes the
+/// case tag and [`quoted_subject`] — never the sender's display name or
+/// body: the From line of a new report is unverified, and the ack must not
+/// carry a stranger's chosen text to whoever it names.
 #[allow(clippy::too_many_arguments)]
 pub fn ack_context(
     project: ProjectView,
     id: &CaseId,
     subject: &str,
-    reporter_name: Option<&str>,
     reporter_address: &str,
     received_at: DateTime<Utc>,
     response_due_at: DateTime<Utc>,
@@ -221,12 +239,12 @@ pub fn ack_context(
         case: CaseView {
             id: id.to_string(),
             tag: id.tag(),
-            subject: subject.to_string(),
+            subject: quoted_subject(subject),
             received_at: mail_time(received_at),
             response_due: mail_time(response_due_at),
         },
         reporter: ReporterView {
-            name: reporter_name.unwrap_or("").to_string(),
+            name: String::new(),
             address: reporter_address.to_string(),
         },
         missing: missing.iter().map(|m| m.request().to_string()).collect(),
@@ -255,7 +273,6 @@ pub fn sample_ack_context(hostile: &str) -> AckContext {
         },
         &id,
         hostile,
-        Some(hostile),
         "reporter@example.net",
         t,
         t + chrono::Duration::hours(48),
@@ -290,6 +307,23 @@ mod tests {
             reply_subject(&id(), "a\r\nBcc: victim@example.com"),
             "Re: [SEC-2026-0007] a Bcc: victim@example.com"
         );
+    }
+
+    #[test]
+    fn quoted_subjects_are_capped() {
+        let long = "A".repeat(200);
+        let q = quoted_subject(&long);
+        assert_eq!(q.chars().count(), QUOTED_SUBJECT);
+        assert!(q.ends_with('…'));
+        assert_eq!(quoted_subject("short"), "short");
+        let r = reply_subject(&id(), &long);
+        assert!(r.chars().count() <= "Re: [SEC-2026-0007] ".len() + QUOTED_SUBJECT);
+    }
+
+    #[test]
+    fn the_ack_never_carries_the_display_name() {
+        let c = sample_ack_context("Buy cheap pills at evil.example");
+        assert_eq!(c.reporter.name, "");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod classify;
 pub mod compose;
+pub mod headers;
 pub mod parse;
 pub mod thread;
 

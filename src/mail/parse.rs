@@ -8,7 +8,9 @@
 //! names are kept for display only — never used as a path.
 
 use chrono::{DateTime, TimeZone, Utc};
-use mail_parser::{Addr, HeaderValue, MessageParser, MimeHeaders};
+use mail_parser::{Addr, Address, HeaderValue, MessageParser, MimeHeaders};
+
+use super::headers::{self, HeaderProblem, RawHeaders};
 use sha2::{Digest, Sha256};
 
 /// Longest subject, name or similar one-line value kept, in characters.
@@ -72,10 +74,19 @@ pub struct Incoming {
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
     pub from: Option<Mailbox>,
+    /// Why the author is ambiguous (two From fields, several mailboxes, a
+    /// group): such a message is filed but never acknowledged.
+    pub from_problem: Option<String>,
     pub to: Vec<Mailbox>,
     pub subject: String,
     pub date: Option<DateTime<Utc>>,
     pub body_text: String,
+    /// SHA-256 of the raw body (the bytes after the header block): tells a
+    /// second delivery of the same message from another message that claims
+    /// its Message-ID.
+    pub body_hash: String,
+    /// Why the body was kept raw instead of parsed, if it was.
+    pub body_skipped: Option<String>,
     pub attachments: Vec<Attachment>,
     /// How many attachments there were beyond [`MAX_ATTACHMENTS`].
     pub attachments_dropped: usize,
@@ -96,30 +107,56 @@ pub enum ParseError {
     Empty,
     #[error("no header fields found: not an RFC 5322 message")]
     NoHeaders,
+    #[error("no From, Sender, Date, Subject or Message-ID field: not a mail message")]
+    NotAMessage,
+    #[error("header block over {} bytes", headers::MAX_HEADER_BYTES)]
+    HeaderTooLarge,
+    #[error("more than {} header fields", headers::MAX_FIELDS)]
+    TooManyFields,
 }
+
+/// Fields of which a real message has at least one (RFC 5322 §3.6 asks for
+/// From and Date; relays and old clients drop some, never all).
+const IDENTITY_FIELDS: &[&str] = &["From", "Sender", "Date", "Subject", "Message-ID"];
 
 /// Parses a whole message.
 pub fn parse(raw: &[u8]) -> Result<Incoming, ParseError> {
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ParseError::Empty);
     }
-    let msg = MessageParser::default()
-        .parse(raw)
-        .ok_or(ParseError::NoHeaders)?;
-    if msg.headers().is_empty() {
-        return Err(ParseError::NoHeaders);
+    let block = headers::scan(raw).map_err(|p| match p {
+        HeaderProblem::NoFields => ParseError::NoHeaders,
+        HeaderProblem::TooLarge => ParseError::HeaderTooLarge,
+        HeaderProblem::TooManyFields => ParseError::TooManyFields,
+    })?;
+    if !block.has_any(IDENTITY_FIELDS) {
+        return Err(ParseError::NotAMessage);
     }
+    let body = raw.get(block.body_offset..).unwrap_or_default();
+    // mail-parser builds a structure per MIME part and per part header; on
+    // a body made of nothing but tiny parts that is ~20x the input. Such a
+    // body is kept raw and described, not parsed.
+    let body_skipped = is_multipart(&block)
+        .then(|| headers::body_shape(body).too_complex())
+        .flatten();
+    let parsed = match &body_skipped {
+        None => MessageParser::default().parse(raw),
+        Some(_) => MessageParser::default().parse_headers(&raw[..block.body_offset]),
+    };
+    let msg = parsed.ok_or(ParseError::NoHeaders)?;
 
-    let from = msg
-        .from()
-        .and_then(|a| a.iter().find_map(mailbox))
-        .or_else(|| msg.sender().and_then(|a| a.iter().find_map(mailbox)));
+    let (from, from_problem) = first_from(&msg, &block);
     let to = msg
         .to()
         .map(|a| a.iter().filter_map(mailbox).take(MAX_RECIPIENTS).collect())
         .unwrap_or_default();
 
-    let mut body_text = msg.body_text(0).map(|b| b.into_owned()).unwrap_or_default();
+    let mut body_text = match &body_skipped {
+        None => msg.body_text(0).map(|b| b.into_owned()).unwrap_or_default(),
+        Some(why) => {
+            format!("[secdesk: the body was not parsed: {why}. The raw message is kept whole.]")
+        }
+    };
     clean_body(&mut body_text);
 
     let mut attachments = Vec::new();
@@ -147,51 +184,105 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, ParseError> {
         });
     }
 
-    let auto = auto_headers(&msg);
-    let authentication_results = msg
-        .header_values("Authentication-Results")
-        .filter_map(|v| v.as_text())
-        .take(20)
-        .map(|s| clean_line(s, 2000))
-        .collect();
-
     Ok(Incoming {
         message_id: msg.message_id().and_then(clean_message_id),
         in_reply_to: id_list(msg.in_reply_to()),
         references: id_list(msg.references()),
         from,
+        from_problem,
         to,
         subject: clean_line(msg.subject().unwrap_or(""), MAX_LINE),
         date: msg
             .date()
             .and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single()),
         body_text,
+        body_hash: sha256_hex(body),
+        body_skipped,
         attachments,
         attachments_dropped,
-        auto,
-        authentication_results,
+        auto: auto_headers(&msg),
+        authentication_results: authentication_results(&block),
     })
 }
 
+/// Whether the top-level body is MIME-structured (parts, or a message).
+fn is_multipart(block: &RawHeaders<'_>) -> bool {
+    block.values("Content-Type").next().is_some_and(|ct| {
+        let ct = ct.trim_start().to_ascii_lowercase();
+        ct.starts_with("multipart/") || ct.starts_with("message/")
+    })
+}
+
+/// `Authentication-Results` values from fields of exactly that name, top
+/// first (see [`headers`] for why not mail-parser's).
+fn authentication_results(block: &RawHeaders<'_>) -> Vec<String> {
+    block
+        .values("Authentication-Results")
+        .take(20)
+        .map(|v| clean_line(&v, 4000))
+        .collect()
+}
+
+/// The reporter: the first mailbox of the *first* From field, and whether
+/// the message names its author unambiguously. mail-parser's `from()` is
+/// the last From field, and falling back to Sender would answer whoever a
+/// group address (`undisclosed-recipients:;`) lets an attacker pick.
+fn first_from(
+    msg: &mail_parser::Message<'_>,
+    block: &RawHeaders<'_>,
+) -> (Option<Mailbox>, Option<String>) {
+    let field = msg
+        .headers()
+        .iter()
+        .find(|h| matches!(h.name, mail_parser::HeaderName::From));
+    let (mailbox, problem) = match field.map(|h| h.value()) {
+        Some(HeaderValue::Address(Address::List(list))) => {
+            let problem = (list.len() > 1).then(|| format!("From names {} mailboxes", list.len()));
+            (list.first().and_then(mailbox), problem)
+        }
+        Some(HeaderValue::Address(Address::Group(_))) => {
+            (None, Some("From is a group, not a mailbox".to_string()))
+        }
+        _ => (None, None),
+    };
+    let count = block.count("From");
+    let problem = if count > 1 {
+        Some(format!("{count} From fields"))
+    } else {
+        problem
+    };
+    (mailbox, problem)
+}
+
 /// Reads only the header block: enough to record a message that is too big
-/// to fetch or keep whole.
+/// to fetch or keep whole. Reads at most [`headers::DESCRIBE_BYTES`].
 pub fn parse_headers(raw: &[u8]) -> Option<Incoming> {
+    let raw = headers::describe_prefix(raw, headers::DESCRIBE_BYTES);
     let msg = MessageParser::default().parse_headers(raw)?;
     if msg.headers().is_empty() {
         return None;
     }
-    let from = msg.from().and_then(|a| a.iter().find_map(mailbox));
+    let from = msg
+        .headers()
+        .iter()
+        .find(|h| matches!(h.name, mail_parser::HeaderName::From))
+        .and_then(|h| h.value().as_address())
+        .and_then(|a| a.first())
+        .and_then(mailbox);
     Some(Incoming {
         message_id: msg.message_id().and_then(clean_message_id),
         in_reply_to: id_list(msg.in_reply_to()),
         references: id_list(msg.references()),
         from,
+        from_problem: None,
         to: Vec::new(),
         subject: clean_line(msg.subject().unwrap_or(""), MAX_LINE),
         date: msg
             .date()
             .and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single()),
         body_text: String::new(),
+        body_hash: String::new(),
+        body_skipped: None,
         attachments: Vec::new(),
         attachments_dropped: 0,
         auto: auto_headers(&msg),
@@ -237,29 +328,67 @@ fn mailbox(a: &Addr<'_>) -> Option<Mailbox> {
     Some(Mailbox { address, name })
 }
 
-/// A usable reply address: `local@domain`, printable ASCII or UTF-8 letters,
-/// nothing that could break out of a header. Lower-cased for comparison.
+/// A usable reply address: a plain `local@domain` mailbox and nothing else.
+/// The local part is a dot-atom (RFC 5322 §3.4.1; no quoted strings), the
+/// domain a dot-separated host name (no literals, no route: `@a:b@c` and
+/// `"x"@y` are refused). Non-ASCII letters are allowed (RFC 6531).
+/// Lower-cased for comparison.
 pub fn clean_address(s: &str) -> Option<String> {
     let a = s.trim();
     if a.is_empty() || a.len() > 254 {
         return None;
     }
     let (local, domain) = a.rsplit_once('@')?;
-    if local.is_empty() || domain.is_empty() || domain.starts_with('.') || domain.ends_with('.') {
+    if local.len() > 64 || !is_dot_atom(local) {
         return None;
     }
-    let bad = |c: char| {
-        c.is_control()
-            || c.is_whitespace()
-            || matches!(
-                c,
-                '<' | '>' | ',' | ';' | '"' | '\\' | '(' | ')' | '[' | ']'
-            )
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c == '-' || c.is_alphanumeric())
     };
-    if a.chars().any(bad) || domain.contains('@') {
+    if domain.is_empty() || !domain.split('.').all(label_ok) {
         return None;
     }
     Some(a.to_lowercase())
+}
+
+/// RFC 5322 `atext`, plus non-ASCII letters and digits (RFC 6532).
+fn is_atext(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || "!#$%&'*+-/=?^_`{|}~".contains(c)
+        || (!c.is_ascii() && c.is_alphanumeric())
+}
+
+/// `dot-atom-text`: atext runs joined by single dots.
+fn is_dot_atom(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.')
+            .all(|part| !part.is_empty() && part.chars().all(is_atext))
+}
+
+/// Whether `id` (without brackets) is an RFC 5322 `msg-id` that may be
+/// echoed in an outgoing `In-Reply-To`/`References`: `dot-atom-text "@"
+/// (dot-atom-text / no-fold-literal)`, ASCII only (§3.6.4). Anything else a
+/// reporter wrote — quotes, commas, comments, encoded words — is kept for
+/// threading but never copied into our headers.
+pub fn is_msg_id(id: &str) -> bool {
+    let ascii_atom = |s: &str| is_dot_atom(s) && s.is_ascii();
+    let Some((left, right)) = id.rsplit_once('@') else {
+        return false;
+    };
+    let literal = right
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .is_some_and(|d| {
+            d.bytes()
+                .all(|b| (33..=126).contains(&b) && !b"[]\\".contains(&b))
+        });
+    // `=?` is legal atext, but a client may decode it as an encoded word
+    // (RFC 2047) and show something other than what was sent.
+    id.len() <= 250 && !id.contains("=?") && ascii_atom(left) && (ascii_atom(right) || literal)
 }
 
 /// A Message-ID without brackets, or `None` if it is not usable as a key.
@@ -294,18 +423,34 @@ fn id_list(v: &HeaderValue<'_>) -> Vec<String> {
     ids
 }
 
-/// One line of display text: control characters (CR, LF, NUL, TAB, the
-/// Unicode line and paragraph separators, bidi overrides) become spaces,
-/// runs of space collapse, and the result is cut at `max` characters.
+/// Bidirectional-text controls: they reorder what a terminal or a mail
+/// client shows ("Trojan Source"), so they are stripped from every value
+/// secdesk stores, shows or mails.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+    )
+}
+
+/// `s` without bidi controls (see [`is_bidi_control`]).
+pub fn strip_bidi(s: &str) -> String {
+    s.chars().filter(|c| !is_bidi_control(*c)).collect()
+}
+
+/// One line of display text: bidi controls removed, other control
+/// characters (CR, LF, NUL, TAB, the Unicode line and paragraph separators)
+/// become spaces, runs of space collapse, and the result is cut at `max`
+/// characters.
 pub fn clean_line(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max * 4));
     let mut space = false;
     let mut count = 0;
     for c in s.chars() {
-        let c = if c.is_control()
-            || c.is_whitespace()
-            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        {
+        if is_bidi_control(c) {
+            continue;
+        }
+        let c = if c.is_control() || c.is_whitespace() || matches!(c, '\u{2028}' | '\u{2029}') {
             ' '
         } else {
             c
@@ -328,10 +473,10 @@ pub fn clean_line(s: &str, max: usize) -> String {
     out
 }
 
-/// Body text for the case log: NULs and other C0 controls (but newline and
-/// tab) removed, bounded in size.
+/// Body text for the case log: NULs and other controls (but newline and
+/// tab) and bidi controls removed, bounded in size.
 fn clean_body(s: &mut String) {
-    s.retain(|c| c == '\n' || c == '\t' || !(c.is_control()));
+    s.retain(|c| c == '\n' || c == '\t' || !(c.is_control() || is_bidi_control(c)));
     if s.len() > MAX_BODY {
         let mut cut = MAX_BODY;
         while !s.is_char_boundary(cut) {
@@ -431,9 +576,112 @@ mod tests {
     }
 
     #[test]
+    fn one_byte_and_fieldless_input_is_not_a_message() {
+        assert_eq!(parse(b"x").unwrap_err(), ParseError::NoHeaders);
+        assert_eq!(parse(b"a:b").unwrap_err(), ParseError::NotAMessage);
+        assert!(parse(b"Subject: hi\r\n\r\nbody").is_ok());
+    }
+
+    #[test]
+    fn the_first_from_is_the_reporter_and_ambiguity_is_flagged() {
+        let m = parse(b"From: a@b.example\r\nFrom: c@d.example\r\n\r\nhi").unwrap();
+        assert_eq!(m.from.unwrap().address, "a@b.example");
+        assert_eq!(m.from_problem.as_deref(), Some("2 From fields"));
+        let m = parse(b"From: a@b.example, c@d.example\r\nSender: a@b.example\r\n\r\nhi").unwrap();
+        assert_eq!(m.from_problem.as_deref(), Some("From names 2 mailboxes"));
+        // A group never falls back to Sender.
+        let m = parse(b"From: undisclosed-recipients:;\r\nSender: s@x.example\r\n\r\nhi").unwrap();
+        assert_eq!(m.from, None);
+        assert!(m.from_problem.is_some());
+        // A route address is not a mailbox.
+        let m = parse(b"From: <@evil.example:victim@v.example>\r\n\r\nhi").unwrap();
+        assert_eq!(m.from, None);
+        let m = parse(b"From: Sam <sam@reporter.example>\r\n\r\nhi").unwrap();
+        assert_eq!(m.from_problem, None);
+    }
+
+    #[test]
+    fn msg_ids_that_may_be_echoed() {
+        for ok in [
+            "a.b@c.example",
+            "x@[127.0.0.1]",
+            "secdesk.sec-2026-0001.ack.ab12@example.org",
+        ] {
+            assert!(is_msg_id(ok), "{ok}");
+        }
+        for bad in [
+            "a\"b,c(d)@x",
+            "=?utf-8?q?x?=@y",
+            "caf\u{e9}@z",
+            "no-at-sign",
+            "a..b@c",
+            "@c",
+            "a@",
+            "a b@c",
+            "a@[x]y]",
+        ] {
+            assert!(!is_msg_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn strict_addresses() {
+        for bad in [
+            "@evil.example:victim@v.example",
+            "\"quoted\"@example.org",
+            "a@[127.0.0.1]",
+            "a..b@example.org",
+            ".a@example.org",
+            "a@-x.example",
+            "a@x..example",
+        ] {
+            assert_eq!(clean_address(bad), None, "{bad}");
+        }
+        assert_eq!(
+            clean_address("Jane.Doe+sec@Example.NET").as_deref(),
+            Some("jane.doe+sec@example.net")
+        );
+        assert!(clean_address("jos\u{e9}@\u{e9}xample.es").is_some());
+    }
+
+    #[test]
+    fn body_hash_ignores_the_route() {
+        let a = parse(b"Received: one\r\nFrom: a@b.example\r\n\r\nsame body").unwrap();
+        let b = parse(b"Received: two\r\nReceived: three\r\nFrom: a@b.example\r\n\r\nsame body")
+            .unwrap();
+        let c = parse(b"From: a@b.example\r\n\r\nother body").unwrap();
+        assert_eq!(a.body_hash, b.body_hash);
+        assert_ne!(a.body_hash, c.body_hash);
+    }
+
+    #[test]
+    fn hostile_shapes_are_bounded() {
+        let mut many = b"From: a@b.example\r\n".to_vec();
+        many.extend(b"X:a\r\n".repeat(20_000));
+        assert_eq!(parse(&many).unwrap_err(), ParseError::TooManyFields);
+        // A body of tiny MIME parts is kept raw, described, not parsed.
+        let mut parts =
+            b"From: a@b.example\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+                .to_vec();
+        parts.extend(b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n".repeat(20_000));
+        let m = parse(&parts).unwrap();
+        assert!(m.body_skipped.is_some());
+        assert!(m.body_text.contains("not parsed"), "{}", m.body_text);
+        assert_eq!(m.subject, "s");
+        // The same lines in a plain-text body are just text.
+        let mut text = b"From: a@b.example\r\nSubject: s\r\n\r\n".to_vec();
+        text.extend(b"--b\r\nKey: value\r\n".repeat(20_000));
+        assert_eq!(parse(&text).unwrap().body_skipped, None);
+    }
+
+    #[test]
     fn clean_line_bounds_and_collapses() {
         assert_eq!(clean_line("  a \t\0 b\u{2028}c  ", 100), "a b c");
         assert_eq!(clean_line(&"x".repeat(1000), 10).len(), 10);
-        assert_eq!(clean_line("ab\u{202e}cd", 100), "ab cd");
+        // Bidi controls are stripped, not spaced: "Trojan Source" text
+        // shows as written.
+        for bidi in ['\u{202e}', '\u{2067}', '\u{200e}', '\u{200f}', '\u{061c}'] {
+            assert_eq!(clean_line(&format!("ab{bidi}cd"), 100), "abcd");
+        }
     }
 }

@@ -10,7 +10,7 @@ use lettre::message::Mailbox;
 use lettre::Message;
 
 use crate::mail::compose::{header_safe, OutKind};
-use crate::mail::parse::clean_message_id;
+use crate::mail::parse::{clean_message_id, is_msg_id};
 use crate::mail::LOOP_HEADER;
 use crate::store::outbox::QueuedMail;
 
@@ -66,6 +66,39 @@ impl Header for AutoResponseSuppress {
     }
 }
 
+/// `Subject`, written so that what the reporter's client shows is exactly
+/// the text we filed. lettre encodes only non-ASCII words; an ASCII word
+/// that looks like an encoded word (`=?utf-8?b?…?=`, which a reporter can
+/// put in a subject literally) would go out as is and be decoded by the
+/// client into other text. Such a subject is RFC 2047-encoded whole.
+#[derive(Debug, Clone)]
+pub struct Subject(pub String);
+
+impl Header for Subject {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Subject")
+    }
+    fn parse(s: &str) -> std::result::Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Subject(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        if !self.0.contains("=?") {
+            return HeaderValue::new(Self::name(), self.0.clone());
+        }
+        let mut encoded = String::new();
+        {
+            let line_len = "Subject: ".len();
+            let mut w =
+                email_encoding::headers::writer::EmailWriter::new(&mut encoded, line_len, 0, false);
+            // Writing to a String cannot fail.
+            let _ = email_encoding::headers::rfc2047::encode(&self.0, &mut w);
+        }
+        // Pre-encoded: the value is base64 words and folding only, so no
+        // byte of the subject reaches the header unencoded.
+        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), encoded)
+    }
+}
+
 /// Builds the wire message for `m`, from `from` (named `from_name`).
 pub fn build(m: &QueuedMail, from: &str, from_name: &str) -> Result<Message> {
     let from_mailbox = Mailbox::new(
@@ -77,7 +110,7 @@ pub fn build(m: &QueuedMail, from: &str, from_name: &str) -> Result<Message> {
         .ok_or_else(|| anyhow!("outbox row {} has an unusable Message-ID", m.id))?;
     let mut b = Message::builder()
         .from(from_mailbox)
-        .subject(header_safe(&m.subject, 300))
+        .header(Subject(header_safe(&m.subject, 300)))
         .message_id(Some(format!("<{message_id}>")))
         .date_now()
         .header(SecdeskLoop(from.to_string()))
@@ -93,13 +126,15 @@ pub fn build(m: &QueuedMail, from: &str, from_name: &str) -> Result<Message> {
             b = b.header(AutoSubmitted(v)).header(AutoResponseSuppress);
         }
     }
-    if let Some(irt) = m.in_reply_to.as_deref().and_then(clean_message_id) {
+    // Only RFC 5322 msg-ids are echoed: a reporter's Message-ID with
+    // quotes, commas, comments or encoded words stays out of our headers.
+    if let Some(irt) = m.in_reply_to.as_deref().filter(|i| is_msg_id(i)) {
         b = b.in_reply_to(format!("<{irt}>"));
     }
     let refs: Vec<String> = m
         .references
         .iter()
-        .filter_map(|r| clean_message_id(r))
+        .filter(|r| is_msg_id(r))
         .map(|r| format!("<{r}>"))
         .collect();
     if !refs.is_empty() {
@@ -150,6 +185,44 @@ mod tests {
             String::from_utf8(build(&r, "security@example.org", "").unwrap().formatted()).unwrap();
         assert!(!wire.contains("Auto-Submitted"));
         assert!(wire.contains("X-Secdesk-Loop"));
+    }
+
+    #[test]
+    fn only_plain_msg_ids_are_echoed() {
+        let mut r = row();
+        r.in_reply_to = Some("a\"b,c(d)@x".into());
+        r.references = vec![
+            "=?utf-8?q?x?=@y".into(),
+            "caf\u{e9}@z".into(),
+            "ok.1@reporter.example".into(),
+        ];
+        let wire =
+            String::from_utf8(build(&r, "security@example.org", "").unwrap().formatted()).unwrap();
+        assert!(!wire.contains("In-Reply-To"), "{wire}");
+        assert!(
+            wire.contains("References: <ok.1@reporter.example>\r\n"),
+            "{wire}"
+        );
+    }
+
+    #[test]
+    fn a_literal_encoded_word_in_the_subject_is_sent_encoded() {
+        let mut r = row();
+        r.subject = "Re: [SEC-2026-0001] =?utf-8?b?SGFja2Vk?= hi".into();
+        let wire =
+            String::from_utf8(build(&r, "security@example.org", "").unwrap().formatted()).unwrap();
+        let subject = wire
+            .split("\r\n")
+            .skip_while(|l| !l.starts_with("Subject:"))
+            .take_while(|l| l.starts_with("Subject:") || l.starts_with(' '))
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        assert!(!subject.contains("SGFja2Vk?="), "{subject}");
+        // What a client decodes is the text we filed.
+        let parsed = mail_parser::MessageParser::default()
+            .parse(wire.as_bytes())
+            .unwrap();
+        assert_eq!(parsed.subject(), Some(r.subject.as_str()));
     }
 
     #[test]
