@@ -120,6 +120,19 @@ pub struct TeamConfig {
 }
 
 impl TeamConfig {
+    /// The warning `check` and the daemon's start-up give when team members
+    /// exist but their mail is trusted on its From line alone.
+    pub fn trust_warning(&self) -> Option<String> {
+        (self.trust_authentication_results.is_none()
+            && !(self.lead.is_empty() && self.members.is_empty()))
+        .then(|| {
+            "team.trust_authentication_results is not set: anyone who forges a team address \
+             in From can stop a case's 48-hour clock; such responses are recorded as unverified. \
+             Set it to your receiving server's authserv-id"
+                .to_string()
+        })
+    }
+
     /// Whether `address` (any case) is the lead or a member.
     pub fn is_team(&self, address: &str) -> bool {
         let a = address.to_ascii_lowercase();
@@ -137,7 +150,9 @@ pub struct SlaConfig {
 
 #[derive(Debug, Clone)]
 pub struct LimitsConfig {
+    /// Per normalised address (case-folded, `+tag` removed).
     pub acks_per_sender_per_hour: u32,
+    pub acks_per_domain_per_hour: u32,
     pub acks_per_hour: u32,
 }
 
@@ -328,6 +343,7 @@ struct RawSla {
 #[serde(deny_unknown_fields)]
 struct RawLimits {
     acks_per_sender_per_hour: Option<u32>,
+    acks_per_domain_per_hour: Option<u32>,
     acks_per_hour: Option<u32>,
 }
 
@@ -634,6 +650,7 @@ fn resolve(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
     // [limits]
     let limits = LimitsConfig {
         acks_per_sender_per_hour: raw.limits.acks_per_sender_per_hour.unwrap_or(5),
+        acks_per_domain_per_hour: raw.limits.acks_per_domain_per_hour.unwrap_or(20),
         acks_per_hour: raw.limits.acks_per_hour.unwrap_or(200),
     };
 

@@ -117,7 +117,7 @@ pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<
     );
     tracker.spawn(
         Outbox {
-            config: config.clone(),
+            live: live_rx.clone(),
             smtp,
             store: outbox_store,
             client,
@@ -139,6 +139,9 @@ pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<
     let status = format!("reading {} on {}", imap.mailbox, imap.host);
     notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
     info!(store = %config.store.path.display(), "secdesk running");
+    if let Some(w) = config.team.trust_warning() {
+        warn!("{w}");
+    }
 
     while let Some(signal) = signals.recv().await {
         match signal {

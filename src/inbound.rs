@@ -5,6 +5,13 @@
 //! returns a [`Plan`]: the outcome, the case to open or touch, the events to
 //! record and whether to queue an acknowledgement. The ingest pipeline
 //! commits the whole plan in one transaction.
+//!
+//! The trust boundary of DESIGN.md lives here: mail files messages, it does
+//! not act with anyone's authority. A reporter's mail changes their case
+//! (credit consent) only when it answers mail we sent them
+//! ([`Thread::answers_our_mail`]) and never over what the lead decided;
+//! anything else is filed as a request the lead can confirm. Team mail stops
+//! the clock only as [`TeamAuth`] allows.
 
 use std::time::Duration;
 
@@ -47,13 +54,60 @@ pub struct Thread {
     pub reporter_address: String,
     /// `"reference"` or `"subject_tag"`.
     pub matched_by: &'static str,
+    /// The message's `In-Reply-To`/`References` name mail secdesk sent to
+    /// the case's reporter. Our Message-IDs carry a random token, so this
+    /// proves the sender received that mail; a case tag proves nothing.
+    pub answers_our_mail: bool,
+    /// The lead recorded the credit decision with `secdesk credit`.
+    pub credit_decided_by_lead: bool,
 }
 
-/// Acknowledgements queued in the last hour.
+/// Acknowledgements released in the last hour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AckCounts {
+    /// To the sender's normalised address (case-folded, `+tag` removed).
     pub to_sender: u32,
+    /// To the sender's domain.
+    pub to_domain: u32,
     pub total: u32,
+}
+
+impl AckCounts {
+    /// Why one more acknowledgement would exceed `limits`, if it would.
+    pub fn over(&self, limits: &LimitsConfig) -> Option<String> {
+        if self.to_sender >= limits.acks_per_sender_per_hour {
+            Some(format!(
+                "rate limit: {} acknowledgements to this sender in the last hour",
+                self.to_sender
+            ))
+        } else if self.to_domain >= limits.acks_per_domain_per_hour {
+            Some(format!(
+                "rate limit: {} acknowledgements to this sender's domain in the last hour",
+                self.to_domain
+            ))
+        } else if self.total >= limits.acks_per_hour {
+            Some(format!(
+                "rate limit: {} acknowledgements in the last hour",
+                self.total
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// The keys acknowledgements are counted by: the address case-folded with
+/// its `+tag` removed (so `victim+1@` … `victim+12@` are one sender), and
+/// its domain.
+pub fn rate_keys(address: &str) -> (String, String) {
+    let a = address.to_lowercase();
+    match a.rsplit_once('@') {
+        Some((local, domain)) => {
+            let base = local.split('+').next().unwrap_or(local);
+            (format!("{base}@{domain}"), domain.to_string())
+        }
+        None => (a.clone(), String::new()),
+    }
 }
 
 /// What to do about the acknowledgement.
@@ -61,10 +115,35 @@ pub struct AckCounts {
 pub enum AckDecision {
     /// Queue one (the store's unique key still guarantees at most one).
     Queue,
+    /// A rate limit is reached: keep it back, to be sent when the budget
+    /// allows (unless the case is answered first). Never dropped.
+    Hold(String),
     /// A new case that gets none, and why (recorded as an event).
     Suppressed(String),
     /// Not a new case: acknowledgements are only for new reports.
     NotApplicable,
+}
+
+/// How far team mail may be trusted to be the team's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamAuth {
+    /// Our receiving server's Authentication-Results show a pass.
+    Verified,
+    /// `team.trust_authentication_results` is not set: the From line is all
+    /// there is. Counts, but is recorded as unverified.
+    Unchecked,
+    /// The check is configured and did not pass: it does not count.
+    Failed,
+}
+
+/// What the reporter's mail says about credit, and whether it counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreditChange {
+    /// The reporter answered our mail: record it.
+    Apply(Credit),
+    /// Filed as an unconfirmed request for the lead, and why it is not
+    /// applied.
+    Request { credit: Credit, why: String },
 }
 
 /// A case to open.
@@ -86,6 +165,12 @@ pub struct PlannedEvent {
     pub detail: String,
 }
 
+/// The human response a message gives, and whether its sender was verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Response {
+    pub verified: bool,
+}
+
 /// The whole decision for one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -98,9 +183,24 @@ pub struct Plan {
     pub events: Vec<PlannedEvent>,
     pub ack: AckDecision,
     /// A person from the team answered: stops the 48-hour clock.
-    pub first_response: bool,
-    /// The reporter's own reply says whether they want credit.
-    pub credit: Option<Credit>,
+    pub first_response: Option<Response>,
+    /// What the message says about the reporter's credit.
+    pub credit: Option<CreditChange>,
+}
+
+impl Plan {
+    fn follow_up(case: CaseId, kind: &'static str, outcome: Outcome) -> Plan {
+        Plan {
+            outcome,
+            case: Some(case),
+            new_case: None,
+            message_kind: kind,
+            events: Vec::new(),
+            ack: AckDecision::NotApplicable,
+            first_response: None,
+            credit: None,
+        }
+    }
 }
 
 /// Everything [`plan_inbound`] needs besides the message.
@@ -114,62 +214,116 @@ pub struct Inputs<'a> {
     pub limits: &'a LimitsConfig,
     pub response_window: Duration,
     pub received_at: DateTime<Utc>,
-    /// Team mail passes `team.trust_authentication_results` (or no trust
-    /// check is configured).
-    pub team_verified: bool,
+    pub team_auth: TeamAuth,
     /// Found in the shared mailbox's Sent folder.
     pub from_sent_folder: bool,
 }
 
 /// Decides what `m` does to the case log.
 pub fn plan_inbound(m: &Incoming, i: &Inputs<'_>) -> Plan {
-    let class = i.classification;
     if i.from_sent_folder {
         return plan_sent(m, i);
     }
-    if let Some(t) = i.thread {
-        let team = matches!(class, Classification::NoReply(NoReply::TeamMember));
-        let (outcome, kind, event) = match class {
-            Classification::NoReply(r) if !r.opens_case() => {
-                (Outcome::AutoReply, "auto_reply", "auto_reply_received")
+    match i.thread {
+        Some(t) => plan_follow_up(m, t, i),
+        None => plan_new_case(m, i),
+    }
+}
+
+/// A message in an existing case's thread.
+fn plan_follow_up(m: &Incoming, t: &Thread, i: &Inputs<'_>) -> Plan {
+    let class = i.classification;
+    let team = matches!(class, Classification::NoReply(NoReply::TeamMember));
+    let responds = team && i.team_auth != TeamAuth::Failed;
+    let (outcome, kind, event) = match class {
+        Classification::NoReply(r) if !r.opens_case() => {
+            (Outcome::AutoReply, "auto_reply", "auto_reply_received")
+        }
+        _ if responds => (Outcome::FollowUp, "team_response", "human_response"),
+        _ => (Outcome::FollowUp, "follow_up", "message_received"),
+    };
+    let mut plan = Plan::follow_up(t.case.clone(), kind, outcome);
+    plan.events.push(PlannedEvent {
+        kind: event,
+        detail: format!("{} (matched by {}, {})", kind, t.matched_by, class.as_str()),
+    });
+    if team {
+        match i.team_auth {
+            TeamAuth::Verified => plan.first_response = Some(Response { verified: true }),
+            TeamAuth::Unchecked => {
+                plan.first_response = Some(Response { verified: false });
+                plan.events.push(PlannedEvent {
+                    kind: "team_mail_unverified",
+                    detail:
+                        "counted as the response, unverified: team.trust_authentication_results \
+                             is not set, so the From line is all that says it is the team's"
+                            .into(),
+                });
             }
-            _ if team && i.team_verified => (Outcome::FollowUp, "team_response", "human_response"),
-            _ => (Outcome::FollowUp, "follow_up", "message_received"),
-        };
-        let mut events = vec![PlannedEvent {
-            kind: event,
-            detail: format!("{} (matched by {}, {})", kind, t.matched_by, class.as_str()),
-        }];
-        if team && !i.team_verified {
-            events.push(PlannedEvent {
+            TeamAuth::Failed => plan.events.push(PlannedEvent {
                 kind: "team_mail_unverified",
                 detail: "From a team address without a passing Authentication-Results; \
                          the response clock keeps running"
                     .into(),
+            }),
+        }
+    }
+    // Credit: machine mail says nothing, and after disclosure it is too late.
+    let person = !matches!(class, Classification::NoReply(r) if !r.opens_case());
+    if person && !team && t.state != State::Disclosed {
+        plan.credit = parse_credit(&m.body_text).map(|credit| credit_change(m, t, credit));
+        if let Some(CreditChange::Request { credit, why }) = &plan.credit {
+            plan.events.push(PlannedEvent {
+                kind: "credit_request",
+                detail: format!(
+                    "{} asks: {}; not applied ({why}); confirm with `secdesk credit {} --confirm`",
+                    m.from
+                        .as_ref()
+                        .map(|f| f.address.as_str())
+                        .unwrap_or("a sender without address"),
+                    credit_text(credit),
+                    t.case
+                ),
             });
         }
-        // Only the reporter speaks for their credit, and only before the
-        // advisory is out.
-        let from_reporter = m
-            .from
-            .as_ref()
-            .is_some_and(|f| !t.reporter_address.is_empty() && f.address == t.reporter_address);
-        let credit =
-            (from_reporter && *class == Classification::Answerable && t.state != State::Disclosed)
-                .then(|| parse_credit(&m.body_text))
-                .flatten();
-        return Plan {
-            outcome,
-            case: Some(t.case.clone()),
-            new_case: None,
-            message_kind: kind,
-            events,
-            ack: AckDecision::NotApplicable,
-            first_response: team && i.team_verified,
-            credit,
-        };
     }
+    plan
+}
 
+/// Whether what a message says about credit may be applied.
+fn credit_change(m: &Incoming, t: &Thread, credit: Credit) -> CreditChange {
+    let from_reporter = m
+        .from
+        .as_ref()
+        .is_some_and(|f| !t.reporter_address.is_empty() && f.address == t.reporter_address);
+    let why = if t.credit_decided_by_lead {
+        "the lead's recorded decision stands"
+    } else if !from_reporter {
+        "not from the reporter's address"
+    } else if !t.answers_our_mail {
+        "it does not answer mail we sent to the reporter"
+    } else {
+        return CreditChange::Apply(credit);
+    };
+    CreditChange::Request {
+        credit,
+        why: why.to_string(),
+    }
+}
+
+/// `yes, as Name` / `yes` / `no`: how a credit answer is shown and stored.
+pub fn credit_text(c: &Credit) -> String {
+    match c {
+        Credit::Yes(Some(n)) => format!("yes, {n}"),
+        Credit::Yes(None) => "yes".into(),
+        Credit::No => "no".into(),
+    }
+}
+
+/// A message that belongs to no case yet: a new report, or machine mail
+/// that is filed and nothing more.
+fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
+    let class = i.classification;
     if let Classification::NoReply(r) = class {
         if !r.opens_case() {
             return Plan {
@@ -182,7 +336,7 @@ pub fn plan_inbound(m: &Incoming, i: &Inputs<'_>) -> Plan {
                     detail: format!("matched no case; not answered ({})", r.as_str()),
                 }],
                 ack: AckDecision::NotApplicable,
-                first_response: false,
+                first_response: None,
                 credit: None,
             };
         }
@@ -203,50 +357,59 @@ pub fn plan_inbound(m: &Incoming, i: &Inputs<'_>) -> Plan {
         Classification::NoReply(r) => {
             AckDecision::Suppressed(format!("not answered: {}", r.as_str()))
         }
-        Classification::Answerable if i.counts.to_sender >= i.limits.acks_per_sender_per_hour => {
-            AckDecision::Suppressed(format!(
-                "rate limit: {} acknowledgements to this sender in the last hour",
-                i.counts.to_sender
-            ))
-        }
-        Classification::Answerable if i.counts.total >= i.limits.acks_per_hour => {
-            AckDecision::Suppressed(format!(
-                "rate limit: {} acknowledgements in the last hour",
-                i.counts.total
-            ))
-        }
-        Classification::Answerable => AckDecision::Queue,
+        Classification::Answerable => match i.counts.over(i.limits) {
+            Some(why) => AckDecision::Hold(why),
+            None => AckDecision::Queue,
+        },
+    };
+    let missing = if new_case.missing.is_empty() {
+        "nothing".to_string()
+    } else {
+        let names: Vec<&str> = new_case.missing.iter().map(|m| m.as_str()).collect();
+        names.join(", ")
     };
     let mut events = vec![PlannedEvent {
         kind: "case_opened",
-        detail: format!(
-            "report received ({}); missing: {}",
-            class.as_str(),
-            if new_case.missing.is_empty() {
-                "nothing".to_string()
-            } else {
-                new_case
-                    .missing
-                    .iter()
-                    .map(|m| m.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
-        ),
+        detail: format!("report received ({}); missing: {missing}", class.as_str()),
     }];
-    if let AckDecision::Suppressed(why) = &ack {
-        events.push(PlannedEvent {
+    match &ack {
+        AckDecision::Suppressed(why) => events.push(PlannedEvent {
             kind: "ack_suppressed",
             detail: why.clone(),
-        });
+        }),
+        AckDecision::Hold(why) => events.push(PlannedEvent {
+            kind: "ack_held",
+            detail: format!(
+                "{why}; the acknowledgement waits until the budget allows, \
+                 unless the case is answered first"
+            ),
+        }),
+        AckDecision::Queue | AckDecision::NotApplicable => {}
     }
-    if matches!(class, Classification::NoReply(NoReply::NoSender)) {
+    if let Some(why) = &m.from_problem {
+        events.push(PlannedEvent {
+            kind: "ambiguous_sender",
+            detail: format!("{why}: who wrote this is unclear, so nobody is acknowledged"),
+        });
+    } else if matches!(class, Classification::NoReply(NoReply::NoSender)) {
         events.push(PlannedEvent {
             kind: "no_reporter_address",
             detail: "the message has no usable From address; contact the reporter another way"
                 .into(),
         });
     }
+    if let Some(why) = &m.body_skipped {
+        events.push(PlannedEvent {
+            kind: "body_not_parsed",
+            detail: format!("{why}; read the raw message"),
+        });
+    }
+    // A credit line in the report itself answers nothing we sent: the lead
+    // may confirm it.
+    let credit = parse_credit(&m.body_text).map(|credit| CreditChange::Request {
+        credit,
+        why: "said in the report, before any mail from us".into(),
+    });
     Plan {
         outcome: Outcome::NewCase,
         case: Some(new_case.id.clone()),
@@ -254,32 +417,30 @@ pub fn plan_inbound(m: &Incoming, i: &Inputs<'_>) -> Plan {
         message_kind: "report",
         events,
         ack,
-        first_response: false,
-        credit: None,
+        first_response: None,
+        credit,
     }
 }
 
 /// A message from the Sent folder: the team answering from the security
-/// mailbox itself. Our own mail (a copy the provider saved) is not.
+/// mailbox itself. Our own mail (a copy the provider saved) is not. Only
+/// someone holding the mailbox's credentials can put mail there, so it is
+/// verified by where it was found.
 fn plan_sent(m: &Incoming, i: &Inputs<'_>) -> Plan {
     let ours = m.auto.loop_header;
     match i.thread {
-        Some(t) if !ours => Plan {
-            outcome: Outcome::FollowUp,
-            case: Some(t.case.clone()),
-            new_case: None,
-            message_kind: "team_response",
-            events: vec![PlannedEvent {
+        Some(t) if !ours => {
+            let mut plan = Plan::follow_up(t.case.clone(), "team_response", Outcome::FollowUp);
+            plan.events.push(PlannedEvent {
                 kind: "human_response",
                 detail: format!(
                     "answered from the shared mailbox (matched by {})",
                     t.matched_by
                 ),
-            }],
-            ack: AckDecision::NotApplicable,
-            first_response: true,
-            credit: None,
-        },
+            });
+            plan.first_response = Some(Response { verified: true });
+            plan
+        }
         t => Plan {
             outcome: Outcome::AutoReply,
             case: t.map(|t| t.case.clone()),
@@ -294,181 +455,11 @@ fn plan_sent(m: &Incoming, i: &Inputs<'_>) -> Plan {
                 },
             }],
             ack: AckDecision::NotApplicable,
-            first_response: false,
+            first_response: None,
             credit: None,
         },
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mail::parse::parse;
-    use chrono::TimeZone;
-
-    fn msg() -> Incoming {
-        parse(include_bytes!("../tests/data/01-report-complete.eml")).unwrap()
-    }
-
-    fn inputs<'a>(
-        class: &'a Classification,
-        thread: Option<&'a Thread>,
-        counts: AckCounts,
-        limits: &'a LimitsConfig,
-    ) -> Inputs<'a> {
-        Inputs {
-            classification: class,
-            thread,
-            next_case_id: CaseId::parse("SEC-2026-0001", "SEC").unwrap(),
-            counts,
-            limits,
-            response_window: Duration::from_secs(48 * 3600),
-            received_at: Utc.with_ymd_and_hms(2026, 11, 23, 9, 13, 0).unwrap(),
-            team_verified: true,
-            from_sent_folder: false,
-        }
-    }
-
-    const LIMITS: LimitsConfig = LimitsConfig {
-        acks_per_sender_per_hour: 5,
-        acks_per_hour: 200,
-    };
-
-    #[test]
-    fn a_new_report_opens_a_case_and_queues_an_ack() {
-        let c = Classification::Answerable;
-        let p = plan_inbound(&msg(), &inputs(&c, None, AckCounts::default(), &LIMITS));
-        assert_eq!(p.outcome, Outcome::NewCase);
-        assert_eq!(p.ack, AckDecision::Queue);
-        let n = p.new_case.unwrap();
-        assert_eq!(n.reporter_address, "sam@reporter.example");
-        assert_eq!(
-            n.response_due_at,
-            Utc.with_ymd_and_hms(2026, 11, 25, 9, 13, 0).unwrap()
-        );
-    }
-
-    #[test]
-    fn rate_limits_suppress_with_a_reason() {
-        let c = Classification::Answerable;
-        let per_sender = AckCounts {
-            to_sender: 5,
-            total: 5,
-        };
-        let p = plan_inbound(&msg(), &inputs(&c, None, per_sender, &LIMITS));
-        assert!(matches!(p.ack, AckDecision::Suppressed(ref w) if w.contains("this sender")));
-        assert!(p.events.iter().any(|e| e.kind == "ack_suppressed"));
-        let global = AckCounts {
-            to_sender: 0,
-            total: 200,
-        };
-        let p = plan_inbound(&msg(), &inputs(&c, None, global, &LIMITS));
-        assert!(matches!(p.ack, AckDecision::Suppressed(ref w) if w.contains("200")));
-        assert_eq!(p.outcome, Outcome::NewCase);
-    }
-
-    #[test]
-    fn threaded_mail_is_a_follow_up_without_ack() {
-        let c = Classification::Answerable;
-        let t = Thread {
-            case: CaseId::parse("SEC-2026-0009", "SEC").unwrap(),
-            state: State::Acknowledged,
-            reporter_address: "sam@reporter.example".into(),
-            matched_by: "reference",
-        };
-        let p = plan_inbound(&msg(), &inputs(&c, Some(&t), AckCounts::default(), &LIMITS));
-        assert_eq!(p.outcome, Outcome::FollowUp);
-        assert_eq!(p.case, Some(t.case.clone()));
-        assert_eq!(p.ack, AckDecision::NotApplicable);
-        let auto = Classification::NoReply(NoReply::AutoSubmitted);
-        let p = plan_inbound(
-            &msg(),
-            &inputs(&auto, Some(&t), AckCounts::default(), &LIMITS),
-        );
-        assert_eq!(p.outcome, Outcome::AutoReply);
-        assert_eq!(p.case, Some(t.case));
-    }
-
-    #[test]
-    fn team_mail_in_a_thread_is_the_human_response_when_verified() {
-        let team = Classification::NoReply(NoReply::TeamMember);
-        let t = Thread {
-            case: CaseId::parse("SEC-2026-0009", "SEC").unwrap(),
-            state: State::Acknowledged,
-            reporter_address: "sam@reporter.example".into(),
-            matched_by: "subject_tag",
-        };
-        let mut i = inputs(&team, Some(&t), AckCounts::default(), &LIMITS);
-        let p = plan_inbound(&msg(), &i);
-        assert!(p.first_response);
-        assert_eq!(p.message_kind, "team_response");
-        i.team_verified = false;
-        let p = plan_inbound(&msg(), &i);
-        assert!(!p.first_response);
-        assert!(p.events.iter().any(|e| e.kind == "team_mail_unverified"));
-        // A reporter's follow-up is not a response.
-        let c = Classification::Answerable;
-        let p = plan_inbound(&msg(), &inputs(&c, Some(&t), AckCounts::default(), &LIMITS));
-        assert!(!p.first_response);
-    }
-
-    #[test]
-    fn sent_folder_replies_respond_our_own_copies_do_not() {
-        let own = Classification::NoReply(NoReply::OwnAddress);
-        let t = Thread {
-            case: CaseId::parse("SEC-2026-0009", "SEC").unwrap(),
-            state: State::Acknowledged,
-            reporter_address: "sam@reporter.example".into(),
-            matched_by: "reference",
-        };
-        let mut i = inputs(&own, Some(&t), AckCounts::default(), &LIMITS);
-        i.from_sent_folder = true;
-        let p = plan_inbound(&msg(), &i);
-        assert!(p.first_response);
-        let mut ours = msg();
-        ours.auto.loop_header = true;
-        let p = plan_inbound(&ours, &i);
-        assert!(!p.first_response);
-        i.thread = None;
-        let p = plan_inbound(&msg(), &i);
-        assert_eq!((p.outcome, p.case), (Outcome::AutoReply, None));
-    }
-
-    #[test]
-    fn the_reporters_reply_can_give_credit_consent() {
-        let c = Classification::Answerable;
-        let t = Thread {
-            case: CaseId::parse("SEC-2026-0009", "SEC").unwrap(),
-            state: State::Fixing,
-            reporter_address: "sam@reporter.example".into(),
-            matched_by: "subject_tag",
-        };
-        let mut m = msg();
-        m.body_text = "Thanks!\ncredit: yes, Sam Finder\n> credit: no\n".into();
-        let p = plan_inbound(&m, &inputs(&c, Some(&t), AckCounts::default(), &LIMITS));
-        assert_eq!(p.credit, Some(Credit::Yes(Some("Sam Finder".into()))));
-        // Someone else cannot consent for the reporter.
-        m.from = Some(crate::mail::parse::Mailbox {
-            address: "eve@evil.example".into(),
-            name: None,
-        });
-        let p = plan_inbound(&m, &inputs(&c, Some(&t), AckCounts::default(), &LIMITS));
-        assert_eq!(p.credit, None);
-    }
-
-    #[test]
-    fn unthreaded_machine_mail_opens_no_case() {
-        let c = Classification::NoReply(NoReply::DeliveryReport);
-        let p = plan_inbound(&msg(), &inputs(&c, None, AckCounts::default(), &LIMITS));
-        assert_eq!(p.outcome, Outcome::AutoReply);
-        assert_eq!(p.case, None);
-    }
-
-    #[test]
-    fn list_mail_opens_a_case_but_is_not_answered() {
-        let c = Classification::NoReply(NoReply::MailingList);
-        let p = plan_inbound(&msg(), &inputs(&c, None, AckCounts::default(), &LIMITS));
-        assert_eq!(p.outcome, Outcome::NewCase);
-        assert!(matches!(p.ack, AckDecision::Suppressed(ref w) if w.contains("mailing_list")));
-    }
-}
+mod tests;

@@ -11,15 +11,19 @@ use anyhow::Result;
 use chrono::{DateTime, Datelike, Duration as ChronoDuration, Utc};
 use tracing::{info, warn};
 
+use crate::case::assess::Credit;
 use crate::config::Config;
-use crate::inbound::{plan_inbound, AckDecision, Inputs, Outcome, Plan};
+use crate::inbound::{
+    credit_text, plan_inbound, rate_keys, AckDecision, CreditChange, Inputs, Outcome, Plan,
+    TeamAuth,
+};
 use crate::mail::classify::{classify, Identity};
 use crate::mail::compose::{
     ack_context, new_message_id, reply_subject, OutKind, OutgoingMail, ProjectView,
 };
 use crate::mail::parse::{parse, parse_headers, sha256_hex, Incoming};
 use crate::mail::thread::thread_keys;
-use crate::store::inbound::{self as rows, dedup_key, MessageRow, Origin};
+use crate::store::inbound::{self as rows, CreditSource, MessageRow, Origin, Seen};
 use crate::store::{outbox, record_event, BlobKind, Store};
 use crate::templates::Templates;
 
@@ -208,15 +212,26 @@ fn file_rejected(
     received_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<IngestResult> {
-    let key = dedup_key(headers.and_then(|h| h.message_id.as_deref()), sha);
-    if rows::find_duplicate(tx, &key)?.is_some() {
-        rows::advance_mailbox(tx, origin, now)?;
-        return Ok(IngestResult {
-            outcome: Outcome::Duplicate,
-            case: None,
-            reason: Some("already recorded".into()),
-        });
-    }
+    let from = headers
+        .and_then(|h| h.from.as_ref())
+        .map(|f| f.address.as_str())
+        .unwrap_or("");
+    let message_id = headers.and_then(|h| h.message_id.as_deref());
+    let key = match rows::seen_before(tx, message_id, sha, "", from)? {
+        Seen::Duplicate { .. } => {
+            rows::advance_mailbox(tx, origin, now)?;
+            return Ok(IngestResult {
+                outcome: Outcome::Duplicate,
+                case: None,
+                reason: Some("already recorded".into()),
+            });
+        }
+        Seen::New { key } => key,
+        Seen::Collision { key, earlier_cases } => {
+            flag_collision(tx, message_id, &earlier_cases, None, from, sha, now)?;
+            key
+        }
+    };
     rows::insert_message(
         tx,
         &MessageRow {
@@ -248,6 +263,54 @@ fn file_rejected(
     })
 }
 
+/// Records a Message-ID collision on every case involved: the earlier ones
+/// and (once filed) the new message's.
+fn flag_collision(
+    tx: &rusqlite::Transaction<'_>,
+    message_id: Option<&str>,
+    earlier_cases: &[String],
+    new_case: Option<&str>,
+    from: &str,
+    sha: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let id = message_id.unwrap_or("");
+    let from = if from.is_empty() { "no address" } else { from };
+    let filed = new_case.unwrap_or("no case");
+    for c in earlier_cases {
+        record_event(
+            tx,
+            Some(c),
+            now,
+            "message_id_collision",
+            "secdesk",
+            &format!(
+                "another message (from {from}, sha256 {sha}) claims the Message-ID <{id}> of a \
+                 message on this case; it was filed separately, under {filed}"
+            ),
+        )?;
+    }
+    if let Some(c) = new_case {
+        let earlier = if earlier_cases.is_empty() {
+            "mail under no case".to_string()
+        } else {
+            earlier_cases.join(", ")
+        };
+        record_event(
+            tx,
+            Some(c),
+            now,
+            "message_id_collision",
+            "secdesk",
+            &format!(
+                "this message's Message-ID <{id}> was already on record ({earlier}) with another \
+                 sender or content; filed as a new message"
+            ),
+        )?;
+    }
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn file_parsed(
     tx: &rusqlite::Transaction<'_>,
@@ -260,7 +323,32 @@ fn file_parsed(
     now: DateTime<Utc>,
 ) -> Result<IngestResult> {
     let cfg = env.config;
-    let key = dedup_key(m.message_id.as_deref(), sha);
+    let sender = m.from.as_ref().map(|f| f.address.as_str()).unwrap_or("");
+    let seen = rows::seen_before(tx, m.message_id.as_deref(), sha, &m.body_hash, sender)?;
+    let (key, collision) = match seen {
+        Seen::Duplicate { case, other_bytes } => {
+            if other_bytes {
+                // Same message by another route (another Received chain):
+                // the bytes are kept, and the case says so.
+                record_event(
+                    tx,
+                    case.as_deref(),
+                    now,
+                    "duplicate_delivery",
+                    "secdesk",
+                    &format!("another copy with the same Message-ID (sha256 {sha})"),
+                )?;
+            }
+            rows::advance_mailbox(tx, origin, now)?;
+            return Ok(IngestResult {
+                outcome: Outcome::Duplicate,
+                case,
+                reason: Some("already recorded".into()),
+            });
+        }
+        Seen::New { key } => (key, None),
+        Seen::Collision { key, earlier_cases } => (key, Some(earlier_cases)),
+    };
     let own = env.own_addresses();
     let team: Vec<String> = cfg
         .team
@@ -277,29 +365,9 @@ fn file_parsed(
         },
     );
     let keys = thread_keys(m, &cfg.project.case_prefix);
-    if let Some((case, earlier_sha)) = rows::find_duplicate(tx, &key)? {
-        if earlier_sha != sha {
-            // Same Message-ID, other bytes (another route, another copy):
-            // the bytes are kept, and the case says so.
-            record_event(
-                tx,
-                case.as_deref(),
-                now,
-                "duplicate_delivery",
-                "secdesk",
-                &format!("another copy with the same Message-ID (sha256 {sha})"),
-            )?;
-        }
-        rows::advance_mailbox(tx, origin, now)?;
-        return Ok(IngestResult {
-            outcome: Outcome::Duplicate,
-            case,
-            reason: Some("already recorded".into()),
-        });
-    }
     let thread = rows::find_thread(tx, &keys.message_ids, &keys.tags, &cfg.project.case_prefix)?;
-    let sender = m.from.as_ref().map(|f| f.address.as_str()).unwrap_or("");
-    let counts = rows::ack_counts(tx, sender, now - ChronoDuration::hours(1))?;
+    let (rate_key, rate_domain) = rate_keys(sender);
+    let counts = rows::ack_counts(tx, &rate_key, &rate_domain, now - ChronoDuration::hours(1))?;
     let next_case_id = rows::next_case_id(tx, &cfg.project.case_prefix, received_at.year())?;
     let plan = plan_inbound(
         m,
@@ -311,7 +379,7 @@ fn file_parsed(
             limits: &cfg.limits,
             response_window: cfg.sla.response_window,
             received_at,
-            team_verified: team_verified(cfg, m),
+            team_auth: team_auth(cfg, m),
             from_sent_folder: origin.is_sent_folder(),
         },
     );
@@ -328,6 +396,18 @@ fn file_parsed(
         origin,
     };
     apply(tx, env, m, &plan, &row, now)?;
+    if let Some(earlier) = collision {
+        let case = plan.case.as_ref().map(|c| c.to_string());
+        flag_collision(
+            tx,
+            m.message_id.as_deref(),
+            &earlier,
+            case.as_deref(),
+            sender,
+            sha,
+            now,
+        )?;
+    }
     Ok(IngestResult {
         outcome: plan.outcome,
         case: plan.case.map(|c| c.to_string()),
@@ -349,27 +429,46 @@ fn apply(
     }
     rows::insert_message(tx, row)?;
     let case = plan.case.as_ref().map(|c| c.to_string());
-    if let (Some(credit), Some(c)) = (&plan.credit, &case) {
-        let (consent, name) = match credit {
-            crate::case::assess::Credit::Yes(n) => ("yes", n.clone()),
-            crate::case::assess::Credit::No => ("no", None),
-        };
-        rows::record_credit(tx, c, consent, name.as_deref())?;
-        let detail = match &name {
-            Some(n) => format!("credit consent from the reporter's reply: {consent}, as {n}"),
-            None => format!("credit consent from the reporter's reply: {consent}"),
-        };
-        record_event(tx, Some(c), now, "credit", "reporter", &detail)?;
-    }
-    if plan.first_response {
-        if let Some(c) = &case {
-            rows::record_first_response(tx, c, row.received_at)?;
+    if let (Some(change), Some(c)) = (&plan.credit, &case) {
+        match change {
+            CreditChange::Apply(credit) => {
+                let (consent, name) = match credit {
+                    Credit::Yes(n) => ("yes", n.clone()),
+                    Credit::No => ("no", None),
+                };
+                rows::record_credit(tx, c, consent, name.as_deref(), CreditSource::Reporter)?;
+                record_event(
+                    tx,
+                    Some(c),
+                    now,
+                    "credit",
+                    "reporter",
+                    &format!(
+                        "credit consent from the reporter's reply to our mail: {}",
+                        credit_text(credit)
+                    ),
+                )?;
+            }
+            CreditChange::Request { credit, .. } => {
+                rows::record_credit_request(tx, c, &credit_text(credit))?;
+            }
         }
+    }
+    if let (Some(response), Some(c)) = (plan.first_response, &case) {
+        rows::record_first_response(tx, c, row.received_at, response.verified)?;
     }
     for e in &plan.events {
         record_event(tx, case.as_deref(), now, e.kind, "secdesk", &e.detail)?;
     }
-    if let (AckDecision::Queue, Some(c)) = (&plan.ack, &plan.new_case) {
+    if let Some(c) = &plan.new_case {
+        let held = match &plan.ack {
+            AckDecision::Queue => false,
+            AckDecision::Hold(_) => true,
+            AckDecision::Suppressed(_) | AckDecision::NotApplicable => {
+                rows::advance_mailbox(tx, row.origin, now)?;
+                return Ok(());
+            }
+        };
         let ctx = ack_context(
             ProjectView::from_config(&cfg.project),
             &c.id,
@@ -398,15 +497,19 @@ fn apply(
                     references,
                     dedup_key: format!("ack:{}", c.id),
                 };
-                outbox::enqueue(tx, &mail, now)?;
-                record_event(
-                    tx,
-                    case.as_deref(),
-                    now,
-                    "ack_queued",
-                    "secdesk",
-                    "acknowledgement queued",
-                )?;
+                if held {
+                    outbox::enqueue_held(tx, &mail, now)?;
+                } else {
+                    outbox::enqueue(tx, &mail, now)?;
+                    record_event(
+                        tx,
+                        case.as_deref(),
+                        now,
+                        "ack_queued",
+                        "secdesk",
+                        "acknowledgement queued",
+                    )?;
+                }
             }
             Err(e) => {
                 // The case is filed either way; a broken template must not
@@ -427,20 +530,24 @@ fn apply(
     Ok(())
 }
 
-/// Whether mail from a team address may count as the human response: always
-/// when no `team.trust_authentication_results` is set, else only with a DKIM
-/// or DMARC pass from that server for the sender's domain.
-fn team_verified(cfg: &Config, m: &Incoming) -> bool {
+/// How far mail from a team address may be trusted (DESIGN.md, "What mail
+/// may change"): with no `team.trust_authentication_results` only the From
+/// line vouches for it ([`TeamAuth::Unchecked`]); with it, our receiving
+/// server's topmost Authentication-Results must show a DKIM or DMARC pass
+/// for the sender's domain.
+fn team_auth(cfg: &Config, m: &Incoming) -> TeamAuth {
     let Some(authserv) = &cfg.team.trust_authentication_results else {
-        return true;
+        return TeamAuth::Unchecked;
     };
-    let Some(domain) = m
+    let domain = m
         .from
         .as_ref()
         .and_then(|f| f.address.rsplit_once('@'))
-        .map(|(_, d)| d)
-    else {
-        return false;
-    };
-    crate::mail::auth::authenticated(&m.authentication_results, authserv, domain)
+        .map(|(_, d)| d);
+    match domain {
+        Some(d) if crate::mail::auth::authenticated(&m.authentication_results, authserv, d) => {
+            TeamAuth::Verified
+        }
+        _ => TeamAuth::Failed,
+    }
 }

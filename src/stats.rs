@@ -44,6 +44,9 @@ pub struct Stats {
     /// Cases whose window has closed or that were answered.
     pub window_decided: usize,
     pub answered_within_window: usize,
+    /// Of those, how many only on a team From line nobody verified
+    /// (`team.trust_authentication_results` unset).
+    pub answered_within_window_unverified: usize,
     /// `answered_within_window / window_decided`, if any.
     pub share_answered_within_window: Option<f64>,
     pub time_to_fix_by_severity: BTreeMap<String, Spread>,
@@ -69,6 +72,7 @@ pub fn compute(cases: &[CaseRow], now: DateTime<Utc>) -> Stats {
         .collect();
     let mut decided = 0;
     let mut within = 0;
+    let mut within_unverified = 0;
     for c in cases {
         let due = c.response_due();
         let answered = c.first_response_at.as_deref().and_then(parse_ts);
@@ -77,6 +81,9 @@ pub fn compute(cases: &[CaseRow], now: DateTime<Utc>) -> Stats {
                 decided += 1;
                 if a <= d {
                     within += 1;
+                    if c.first_response_unverified {
+                        within_unverified += 1;
+                    }
                 }
             }
             (None, Some(d)) if d < now && !c.is_closed() => decided += 1,
@@ -104,6 +111,7 @@ pub fn compute(cases: &[CaseRow], now: DateTime<Utc>) -> Stats {
         time_to_first_response: Spread::of(first),
         window_decided: decided,
         answered_within_window: within,
+        answered_within_window_unverified: within_unverified,
         share_answered_within_window: (decided > 0).then(|| within as f64 / decided as f64),
         time_to_fix_by_severity: by_severity(|c| c.released_at.as_deref()),
         time_to_disclosure_by_severity: by_severity(|c| c.disclosed_at.as_deref()),

@@ -306,7 +306,7 @@ fn team_mail_opens_a_case_without_ack() {
 }
 
 #[test]
-fn rate_limits_suppress_acks_as_events() {
+fn rate_limits_hold_acks_back_as_events() {
     let mut f = fixture_with("[limits]\nacks_per_sender_per_hour = 2\nacks_per_hour = 3\n");
     for i in 0..3 {
         let r = f.ingest(&report(
@@ -318,12 +318,18 @@ fn rate_limits_suppress_acks_as_events() {
         ));
         assert_eq!(r.outcome, Outcome::NewCase);
     }
-    assert_eq!(f.count("SELECT COUNT(*) FROM outbox"), 2);
+    let queued = "SELECT COUNT(*) FROM outbox WHERE status = 'queued'";
+    assert_eq!(f.count(queued), 2);
     f.ingest(&report("other@reporter.example", "o1@r", "report", "", "x"));
     f.ingest(&report("third@reporter.example", "o2@r", "report", "", "x"));
-    assert_eq!(f.count("SELECT COUNT(*) FROM outbox"), 3);
+    assert_eq!(f.count(queued), 3);
+    // Held back, not dropped: each case still has its one ack row.
     assert_eq!(
-        f.count("SELECT COUNT(*) FROM events WHERE kind = 'ack_suppressed'"),
+        f.count("SELECT COUNT(*) FROM outbox WHERE status = 'held'"),
+        2
+    );
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM events WHERE kind = 'ack_held'"),
         2
     );
     assert_eq!(f.count("SELECT COUNT(*) FROM cases"), 5);

@@ -98,6 +98,8 @@ pub enum Field {
     Advisory,
     CreditConsent,
     CreditName,
+    CreditSource,
+    CreditRequest,
     ReleasedAt,
     DisclosedAt,
 }
@@ -119,6 +121,8 @@ impl Field {
             Field::Advisory => "advisory",
             Field::CreditConsent => "credit_consent",
             Field::CreditName => "credit_name",
+            Field::CreditSource => "credit_source",
+            Field::CreditRequest => "credit_request",
             Field::ReleasedAt => "released_at",
             Field::DisclosedAt => "disclosed_at",
         }
@@ -341,6 +345,10 @@ pub fn decide(case: &Snapshot, action: Action, now: &str) -> Result<Change, Refu
                         Some(if consent { "yes" } else { "no" }.into()),
                     ),
                     (Field::CreditName, if consent { name } else { None }),
+                    // The lead's word: mail never overrides it, and it
+                    // settles any request mail made.
+                    (Field::CreditSource, Some("lead".into())),
+                    (Field::CreditRequest, None),
                 ],
                 "credit",
                 detail,

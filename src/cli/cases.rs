@@ -35,7 +35,11 @@ pub fn list(store: &Store, state: Option<State>, overdue: bool, json: bool) -> R
 /// The time-left column: the 48-hour window from the reporter's side.
 pub fn window_column(c: &CaseRow, now: DateTime<Utc>) -> String {
     if c.first_response_at.is_some() {
-        return "responded".into();
+        return if c.first_response_unverified {
+            "responded (unverified)".into()
+        } else {
+            "responded".into()
+        };
     }
     if c.is_closed() {
         return "closed".into();
@@ -74,6 +78,9 @@ pub fn table(rows: &[CaseRow], now: DateTime<Utc>) -> String {
         let mut state = c.state.clone();
         if c.send_failure.is_some() {
             state.push_str(" (send failed)");
+        }
+        if c.ack_held {
+            state.push_str(" (ack held)");
         }
         let mut subject: String = c.subject.chars().take(50).collect();
         if c.subject.chars().count() > 50 {
@@ -179,12 +186,20 @@ pub fn show(cfg: &Config, store: &Store, id: &str, json: bool) -> Result<ExitCod
             .map(when)
             .unwrap_or_else(|| "-".into())
     );
+    if case.ack_held {
+        println!("Acknowledgement: held back by a rate limit; sent when the budget allows");
+    }
     println!(
-        "First response:  {}",
+        "First response:  {}{}",
         case.first_response_at
             .as_deref()
             .map(when)
-            .unwrap_or_else(|| "-".into())
+            .unwrap_or_else(|| "-".into()),
+        if case.first_response_unverified {
+            " (unverified: only a team From line vouches for it; set team.trust_authentication_results)"
+        } else {
+            ""
+        }
     );
     if !case.missing_items.is_empty() {
         let names: Vec<String> = case
@@ -207,6 +222,25 @@ pub fn show(cfg: &Config, store: &Store, id: &str, json: bool) -> Result<ExitCod
     }
     if let Some(a) = &case.assignee {
         println!("Assignee:        {a}");
+    }
+    if let Some(consent) = &case.credit_consent {
+        let name = case
+            .credit_name
+            .as_deref()
+            .map(|n| format!(", as {n}"))
+            .unwrap_or_default();
+        let by = match case.credit_source.as_deref() {
+            Some("reporter") => "the reporter's reply to our mail",
+            _ => "the lead",
+        };
+        println!("Credit:          {consent}{name} (decided by {by})");
+    }
+    if let Some(r) = &case.credit_request {
+        println!(
+            "Credit request:  {r} — UNCONFIRMED (from mail; see the credit_request event); \
+             `secdesk credit {} --confirm` to accept it",
+            case.id
+        );
     }
     if let Some(f) = &case.send_failure {
         println!("SEND FAILURE:    {f}");

@@ -146,13 +146,18 @@ pub enum Command {
         workaround: Option<String>,
     },
     /// Record the reporter's consent to be credited (and the name to use).
+    /// Mail never overrides what you record here.
     Credit {
         id: String,
         /// yes or no.
-        #[arg(long)]
-        consent: String,
-        #[arg(long)]
+        #[arg(long, required_unless_present = "confirm", conflicts_with = "confirm")]
+        consent: Option<String>,
+        #[arg(long, conflicts_with = "confirm")]
         name: Option<String>,
+        /// Accept the unconfirmed credit request that mail made (shown by
+        /// `secdesk show`) as your decision.
+        #[arg(long)]
+        confirm: bool,
     },
     /// The advisory is published (refused before a fix and an analysis).
     Disclose {
@@ -377,8 +382,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 workaround,
             },
         ),
-        Command::Credit { id, consent, name } => {
-            let consent = match consent.to_ascii_lowercase().as_str() {
+        Command::Credit {
+            id,
+            consent,
+            name,
+            confirm,
+        } => {
+            if confirm {
+                return workflow::confirm_credit(&cfg, &id);
+            }
+            let consent = match consent.unwrap_or_default().to_ascii_lowercase().as_str() {
                 "yes" => true,
                 "no" => false,
                 other => {

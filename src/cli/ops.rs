@@ -58,6 +58,9 @@ pub fn check(cfg: &Config, secrets: Option<crate::config::ConfigError>) -> Resul
             Some(e) => Err(e.into()),
         },
     );
+    if let Some(w) = cfg.team.trust_warning() {
+        println!("WARN  team: {w}");
+    }
     report("templates", check_templates(cfg));
     report("store", check_store(cfg));
     let rt = tokio::runtime::Builder::new_current_thread()

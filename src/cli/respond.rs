@@ -113,7 +113,7 @@ pub fn reply(cfg: &Config, id: &str, file: Option<&str>) -> Result<ExitCode> {
     let who = actor();
     store.write(|tx| {
         outbox::enqueue(tx, &mail, now)?;
-        record_first_response(tx, &case.id, now)?;
+        record_first_response(tx, &case.id, now, true)?;
         record_event(
             tx,
             Some(&case.id),
@@ -143,7 +143,7 @@ pub fn responded(cfg: &Config, id: &str, note: &str) -> Result<ExitCode> {
     let now = Utc::now();
     let who = actor();
     store.write(|tx| {
-        record_first_response(tx, &case.id, now)?;
+        record_first_response(tx, &case.id, now, true)?;
         record_event(
             tx,
             Some(&case.id),

@@ -14,6 +14,7 @@ use super::cases::require_case;
 use super::respond::actor;
 use super::{open_store, UsageError};
 use crate::advisory;
+use crate::case::assess::{parse_credit, Credit};
 use crate::case::workflow::{decide, Action, Notice, Snapshot};
 use crate::case::CaseId;
 use crate::config::Config;
@@ -138,6 +139,31 @@ fn notice_mail(
     ))
 }
 
+/// `secdesk credit ID --confirm`: the unconfirmed request mail made becomes
+/// the lead's decision.
+pub fn confirm_credit(cfg: &Config, id: &str) -> Result<ExitCode> {
+    let store = open_store(cfg)?;
+    let case = require_case(cfg, &store, id)?;
+    let Some(request) = case.credit_request.clone() else {
+        return Err(UsageError(format!(
+            "{} has no unconfirmed credit request; record one with --consent yes|no",
+            case.id
+        ))
+        .into());
+    };
+    drop(store);
+    let (consent, name) = match parse_credit(&format!("credit: {request}")) {
+        Some(Credit::Yes(name)) => (true, name),
+        Some(Credit::No) => (false, None),
+        None => return Err(UsageError(format!(
+            "{}: the stored request {request:?} is unreadable; record the decision with --consent",
+            case.id
+        ))
+        .into()),
+    };
+    step(cfg, &case.id, Action::Credit { consent, name })
+}
+
 /// `secdesk advisory ID --format ghsa|osv|announcement`.
 pub fn advisory(cfg: &Config, id: &str, format: &str) -> Result<ExitCode> {
     let store = open_store(cfg)?;
@@ -190,10 +216,14 @@ pub fn stats(cfg: &Config, json: bool) -> Result<ExitCode> {
     );
     match s.share_answered_within_window {
         Some(share) => println!(
-            "answered within the window: {:.0}% ({} of {})",
+            "answered within the window: {:.0}% ({} of {}){}",
             share * 100.0,
             s.answered_within_window,
-            s.window_decided
+            s.window_decided,
+            match s.answered_within_window_unverified {
+                0 => String::new(),
+                n => format!("; {n} of them only on unverified team mail"),
+            }
         ),
         None => println!("answered within the window: - (no window has closed yet)"),
     }

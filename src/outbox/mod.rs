@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
-use crate::config::{Config, SmtpConfig};
+use crate::config::SmtpConfig;
 use crate::intake::blocking;
 use crate::store::outbox::{self as queue, QueuedMail};
 use crate::store::Store;
@@ -52,7 +52,9 @@ pub fn retry_delay(attempts: u32) -> Duration {
 
 /// The outbox task's state.
 pub struct Outbox {
-    pub config: Arc<Config>,
+    /// The reloadable configuration (SIGHUP swaps it): the project name and
+    /// the rate limits held acknowledgements are released by.
+    pub live: tokio::sync::watch::Receiver<crate::daemon::Live>,
     pub smtp: SmtpConfig,
     pub store: Store,
     pub client: smtp::SmtpClient,
@@ -91,11 +93,25 @@ impl Outbox {
     /// Sends the oldest due row, if any; true if there was one.
     async fn step(&mut self) -> Result<bool> {
         let now = Utc::now();
+        let config = self.live.borrow().config.clone();
+        if blocking(|| queue::any_held(self.store.conn()))? {
+            let r = blocking(|| {
+                self.store
+                    .write(|tx| queue::release_held_acks(tx, &config.limits, now))
+            })?;
+            if r.released + r.cancelled > 0 {
+                info!(
+                    released = r.released,
+                    cancelled = r.cancelled,
+                    "held acknowledgements"
+                );
+            }
+        }
         let Some(m) = blocking(|| queue::next_due(self.store.conn(), now))? else {
             return Ok(false);
         };
         let span = info_span!("send", case = m.case_id.as_deref().unwrap_or("-"), kind = %m.kind, row = m.id);
-        let from_name = format!("{} security team", self.config.project.name);
+        let from_name = format!("{} security team", config.project.name);
         let outcome = send(&mut self.client, &self.smtp, &from_name, &m)
             .instrument(span.clone())
             .await;

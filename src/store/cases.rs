@@ -42,13 +42,29 @@ pub struct CaseRow {
     pub workaround: Option<String>,
     pub released_at: Option<String>,
     pub disclosed_at: Option<String>,
+    /// `lead` (`secdesk credit`, never overridden by mail) or `reporter`
+    /// (their reply to our mail).
+    #[serde(default)]
+    pub credit_source: Option<String>,
+    /// What mail said about credit that was not applied, for the lead to
+    /// confirm: `yes, Name`, `yes` or `no`.
+    #[serde(default)]
+    pub credit_request: Option<String>,
+    /// The first response stopped the clock on a team From line alone
+    /// (`team.trust_authentication_results` unset).
+    #[serde(default)]
+    pub first_response_unverified: bool,
+    /// The acknowledgement is held back by a rate limit.
+    #[serde(default)]
+    pub ack_held: bool,
 }
 
 const CASE_COLUMNS: &str = "id, state, reporter_address, subject, received_at, acknowledged_at,
     first_response_at, response_due_at, severity, reporter_name, missing_items, assignee, impact,
     cvss_vector, decision_reason, duplicate_of, fix_ref, fixed_version, affected_versions,
     introduced_in, user_impact, advisory, credit_consent, credit_name, send_failure, workaround,
-    released_at, disclosed_at";
+    released_at, disclosed_at, credit_source, credit_request, first_response_unverified,
+    EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = cases.id AND o.status = 'held')";
 
 fn case_row(r: &Row<'_>) -> rusqlite::Result<CaseRow> {
     let missing: String = r.get(10)?;
@@ -81,6 +97,10 @@ fn case_row(r: &Row<'_>) -> rusqlite::Result<CaseRow> {
         workaround: r.get(25)?,
         released_at: r.get(26)?,
         disclosed_at: r.get(27)?,
+        credit_source: r.get(28)?,
+        credit_request: r.get(29)?,
+        first_response_unverified: r.get(30)?,
+        ack_held: r.get(31)?,
     })
 }
 

@@ -55,15 +55,109 @@ pub fn dedup_key(message_id: Option<&str>, sha256: &str) -> String {
     }
 }
 
-/// An earlier record with the same dedup key: its case and its hash.
-pub fn find_duplicate(tx: &Transaction<'_>, key: &str) -> Result<Option<(Option<String>, String)>> {
-    tx.query_row(
-        "SELECT case_id, sha256 FROM messages WHERE dedup_key = ?1",
-        [key],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .optional()
-    .context("looking up a duplicate")
+/// What the store already knows about a message's identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// Never seen: file it under this dedup key.
+    New { key: String },
+    /// The same message again (same bytes, or the same sender and body by
+    /// another route): changes nothing. `other_bytes` when the raw bytes
+    /// differ.
+    Duplicate {
+        case: Option<String>,
+        other_bytes: bool,
+    },
+    /// Another message claims a Message-ID already on record (other sender
+    /// or other body): filed as a new message under its own key, and the
+    /// collision flagged on the cases involved (DESIGN.md, "What mail may
+    /// change"). A forged mail that claims a real report's Message-ID first
+    /// must not turn the real report into a silent duplicate.
+    Collision {
+        key: String,
+        earlier_cases: Vec<String>,
+    },
+}
+
+/// Looks a message up by Message-ID (else by its hash). `body_sha256` and
+/// `from` are what a second delivery must share with the first; an empty
+/// body hash (an oversized message, a row from before it was recorded)
+/// leaves the sender to decide.
+pub fn seen_before(
+    tx: &Transaction<'_>,
+    message_id: Option<&str>,
+    sha256: &str,
+    body_sha256: &str,
+    from: &str,
+) -> Result<Seen> {
+    let Some(id) = message_id else {
+        let key = dedup_key(None, sha256);
+        let case: Option<Option<String>> = tx
+            .query_row(
+                "SELECT case_id FROM messages WHERE dedup_key = ?1",
+                [&key],
+                |r| r.get(0),
+            )
+            .optional()
+            .context("looking up a duplicate by hash")?;
+        return Ok(match case {
+            Some(case) => Seen::Duplicate {
+                case,
+                other_bytes: false,
+            },
+            None => Seen::New { key },
+        });
+    };
+    let mut stmt = tx.prepare_cached(
+        "SELECT case_id, sha256, body_sha256, from_address FROM messages
+         WHERE message_id = ?1 ORDER BY id LIMIT 100",
+    )?;
+    let earlier = stmt
+        .query_map([id], |r| {
+            Ok(Earlier {
+                case: r.get(0)?,
+                sha256: r.get(1)?,
+                body_sha256: r.get(2)?,
+                from: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .context("looking up a Message-ID")?;
+    if earlier.is_empty() {
+        return Ok(Seen::New {
+            key: dedup_key(Some(id), sha256),
+        });
+    }
+    if let Some(e) = earlier.iter().find(|e| e.sha256 == sha256) {
+        return Ok(Seen::Duplicate {
+            case: e.case.clone(),
+            other_bytes: false,
+        });
+    }
+    let same_message = |e: &Earlier| {
+        e.from == from
+            && (e.body_sha256.is_empty() || body_sha256.is_empty() || e.body_sha256 == body_sha256)
+    };
+    if let Some(e) = earlier.iter().find(|e| same_message(e)) {
+        return Ok(Seen::Duplicate {
+            case: e.case.clone(),
+            other_bytes: true,
+        });
+    }
+    let mut earlier_cases: Vec<String> = earlier.into_iter().filter_map(|e| e.case).collect();
+    earlier_cases.sort();
+    earlier_cases.dedup();
+    Ok(Seen::Collision {
+        key: format!("mid:{id}#sha256:{sha256}"),
+        earlier_cases,
+    })
+}
+
+/// A message already on record under the same Message-ID.
+struct Earlier {
+    case: Option<String>,
+    sha256: String,
+    body_sha256: String,
+    from: String,
 }
 
 fn thread_of(
@@ -71,52 +165,91 @@ fn thread_of(
     case: &str,
     prefix: &str,
     by: &'static str,
+    message_ids: &[String],
 ) -> Result<Option<Thread>> {
-    let row: Option<(String, String, String)> = tx
+    let row: Option<(String, String, String, Option<String>)> = tx
         .query_row(
-            "SELECT id, state, reporter_address FROM cases WHERE id = ?1",
+            "SELECT id, state, reporter_address, credit_source FROM cases WHERE id = ?1",
             [case],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
-        .optional()?;
-    Ok(row.and_then(|(id, state, reporter)| {
-        Some(Thread {
-            case: CaseId::parse(&id, prefix)?,
-            state: state.parse().ok()?,
-            reporter_address: reporter,
-            matched_by: by,
-        })
+        .optional()
+        .with_context(|| format!("reading case {case}"))?;
+    let Some((id, state, reporter, credit_source)) = row else {
+        return Ok(None);
+    };
+    let (Some(case_id), Ok(state)) = (CaseId::parse(&id, prefix), state.parse::<State>()) else {
+        // Not silently: a case written under another prefix or by a newer
+        // secdesk. The message is still filed (as new), which loses nothing.
+        tracing::warn!(case = %id, state = %state, "case not usable for threading: its id or state does not parse");
+        return Ok(None);
+    };
+    Ok(Some(Thread {
+        answers_our_mail: answers_our_mail(tx, &id, &reporter, message_ids)?,
+        case: case_id,
+        state,
+        reporter_address: reporter,
+        matched_by: by,
+        credit_decided_by_lead: credit_source.as_deref() == Some("lead"),
     }))
+}
+
+/// Whether one of `message_ids` is mail secdesk sent about `case` to its
+/// reporter and the SMTP server accepted: those Message-IDs carry a random
+/// token, so naming one proves the sender received that mail.
+fn answers_our_mail(
+    tx: &Transaction<'_>,
+    case: &str,
+    reporter: &str,
+    message_ids: &[String],
+) -> Result<bool> {
+    if reporter.is_empty() {
+        return Ok(false);
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM outbox o, json_each(o.recipients) r
+                        WHERE o.message_id = ?1 AND o.case_id = ?2 AND o.status = 'sent'
+                          AND r.value = ?3)",
+    )?;
+    for id in message_ids {
+        let sent: bool = stmt
+            .query_row(params![id, case, reporter], |r| r.get(0))
+            .context("looking up our mail in References")?;
+        if sent {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The case a message threads to: first by a Message-ID the case holds
 /// (inbound or one we sent), then by a subject tag naming an existing case.
+/// A Message-ID that more than one case holds (a collision) says nothing.
 pub fn find_thread(
     tx: &Transaction<'_>,
     message_ids: &[String],
     tags: &[CaseId],
     prefix: &str,
 ) -> Result<Option<Thread>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT case_id FROM messages WHERE message_id = ?1 AND case_id IS NOT NULL
+         UNION
+         SELECT case_id FROM outbox WHERE message_id = ?1 AND case_id IS NOT NULL
+         LIMIT 2",
+    )?;
     for id in message_ids {
-        let case: Option<String> = tx
-            .query_row(
-                "SELECT case_id FROM messages WHERE message_id = ?1 AND case_id IS NOT NULL
-                 UNION ALL
-                 SELECT case_id FROM outbox WHERE message_id = ?1 AND case_id IS NOT NULL
-                 LIMIT 1",
-                [id],
-                |r| r.get(0),
-            )
-            .optional()
+        let cases = stmt
+            .query_map([id], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()
             .context("looking up References")?;
-        if let Some(c) = case {
-            if let Some(t) = thread_of(tx, &c, prefix, "reference")? {
+        if let [c] = cases.as_slice() {
+            if let Some(t) = thread_of(tx, c, prefix, "reference", message_ids)? {
                 return Ok(Some(t));
             }
         }
     }
     for tag in tags {
-        if let Some(t) = thread_of(tx, &tag.to_string(), prefix, "subject_tag")? {
+        if let Some(t) = thread_of(tx, &tag.to_string(), prefix, "subject_tag", message_ids)? {
             return Ok(Some(t));
         }
     }
@@ -137,21 +270,36 @@ pub fn next_case_id(tx: &Transaction<'_>, prefix: &str, year: i32) -> Result<Cas
     })
 }
 
-/// Acknowledgements queued since `since`, to `sender` and in total.
-pub fn ack_counts(tx: &Transaction<'_>, sender: &str, since: DateTime<Utc>) -> Result<AckCounts> {
+/// Acknowledgements released since `since`: to the sender's normalised
+/// address `key`, to its `domain`, and in total. Held ones do not count
+/// until they are released.
+pub fn ack_counts(
+    conn: &rusqlite::Connection,
+    key: &str,
+    domain: &str,
+    since: DateTime<Utc>,
+) -> Result<AckCounts> {
     let since = ts(since);
-    let recipients = serde_json::to_string(&[sender])?;
-    let to_sender: u32 = tx.query_row(
-        "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND created_at > ?1 AND recipients = ?2",
-        params![since, recipients],
-        |r| r.get(0),
-    )?;
-    let total: u32 = tx.query_row(
-        "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND created_at > ?1",
-        params![since],
-        |r| r.get(0),
-    )?;
-    Ok(AckCounts { to_sender, total })
+    let count = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<u32> {
+        conn.prepare_cached(sql)?
+            .query_row(args, |r| r.get(0))
+            .context("counting acknowledgements")
+    };
+    Ok(AckCounts {
+        to_sender: count(
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND rate_key = ?2 AND released_at > ?1",
+            &[&since, &key],
+        )?,
+        to_domain: count(
+            "SELECT COUNT(*) FROM outbox
+             WHERE kind = 'ack' AND rate_domain = ?2 AND released_at > ?1",
+            &[&since, &domain],
+        )?,
+        total: count(
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND released_at > ?1",
+            &[&since],
+        )?,
+    })
 }
 
 /// Inserts a new case in state `new`.
@@ -212,8 +360,9 @@ pub fn insert_message(tx: &Transaction<'_>, m: &MessageRow<'_>) -> Result<i64> {
     tx.execute(
         "INSERT INTO messages (case_id, dedup_key, message_id, sha256, size, kind, classification,
                                from_address, from_name, to_addresses, subject, date, received_at,
-                               body_text, thread_refs, reason, source, imap_uid)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                               body_text, thread_refs, reason, source, imap_uid, body_sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                 ?19)",
         params![
             m.case.map(|c| c.to_string()),
             m.dedup_key,
@@ -233,6 +382,7 @@ pub fn insert_message(tx: &Transaction<'_>, m: &MessageRow<'_>) -> Result<i64> {
             m.reason,
             m.origin.source(),
             m.origin.uid(),
+            inc.map(|i| i.body_hash.as_str()).unwrap_or(""),
         ],
     )
     .context("inserting message")?;
@@ -317,29 +467,67 @@ pub fn mark_synced(tx: &Transaction<'_>, mailbox: &str, now: DateTime<Utc>) -> R
     Ok(())
 }
 
-/// Stops the case's 48-hour clock at `at`, if it is still running.
-pub fn record_first_response(tx: &Transaction<'_>, case: &str, at: DateTime<Utc>) -> Result<()> {
+/// Stops the case's 48-hour clock at `at`, if it is still running;
+/// `verified` false marks a response only a From line vouches for.
+pub fn record_first_response(
+    tx: &Transaction<'_>,
+    case: &str,
+    at: DateTime<Utc>,
+    verified: bool,
+) -> Result<()> {
+    // Both right-hand sides see the row as it was (SQL UPDATE semantics).
     tx.execute(
-        "UPDATE cases SET first_response_at = COALESCE(first_response_at, ?2) WHERE id = ?1",
-        params![case, ts(at)],
+        "UPDATE cases SET
+             first_response_unverified = CASE WHEN first_response_at IS NULL THEN ?3
+                                              ELSE first_response_unverified END,
+             first_response_at = COALESCE(first_response_at, ?2)
+         WHERE id = ?1",
+        params![case, ts(at), !verified],
     )
     .with_context(|| format!("recording the first response on {case}"))?;
     Ok(())
 }
 
-/// The reporter's credit consent (and name, with consent only).
+/// Who recorded a credit decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreditSource {
+    /// `secdesk credit`: never overridden by mail.
+    Lead,
+    /// The reporter's reply to our mail.
+    Reporter,
+}
+
+/// The reporter's credit consent (and name, with consent only), and who
+/// decided it; a pending request from mail is settled by it.
 pub fn record_credit(
     tx: &Transaction<'_>,
     case: &str,
     consent: &str,
     name: Option<&str>,
+    source: CreditSource,
 ) -> Result<()> {
+    let source = match source {
+        CreditSource::Lead => "lead",
+        CreditSource::Reporter => "reporter",
+    };
     tx.execute(
         "UPDATE cases SET credit_consent = ?2,
-             credit_name = CASE WHEN ?2 = 'yes' THEN COALESCE(?3, credit_name) ELSE NULL END
+             credit_name = CASE WHEN ?2 = 'yes' THEN COALESCE(?3, credit_name) ELSE NULL END,
+             credit_source = ?4, credit_request = NULL
          WHERE id = ?1",
-        params![case, consent, name],
+        params![case, consent, name, source],
     )
     .with_context(|| format!("recording credit consent on {case}"))?;
+    Ok(())
+}
+
+/// Keeps what mail said about credit, unconfirmed, for the lead to confirm
+/// (`secdesk credit ID --confirm`).
+pub fn record_credit_request(tx: &Transaction<'_>, case: &str, request: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE cases SET credit_request = ?2 WHERE id = ?1",
+        params![case, request],
+    )
+    .with_context(|| format!("recording a credit request on {case}"))?;
     Ok(())
 }

@@ -6,19 +6,45 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::inbound::ack_counts;
 use super::ts;
-use crate::mail::compose::OutgoingMail;
+use crate::case::State;
+use crate::config::LimitsConfig;
+use crate::inbound::rate_keys;
+use crate::mail::compose::{OutKind, OutgoingMail};
 
 /// Queues `mail`; returns `false` (and changes nothing) when a row with the
 /// same dedup key exists — the store, not timing, keeps acks and reminders
 /// to one each.
 pub fn enqueue(tx: &Transaction<'_>, mail: &OutgoingMail, now: DateTime<Utc>) -> Result<bool> {
+    insert(tx, mail, now, false)
+}
+
+/// Keeps an acknowledgement back (a rate limit is reached): the row exists,
+/// so the case's one ack is reserved, but it is not sent until
+/// [`release_held_acks`] lets it go.
+pub fn enqueue_held(tx: &Transaction<'_>, mail: &OutgoingMail, now: DateTime<Utc>) -> Result<bool> {
+    insert(tx, mail, now, true)
+}
+
+fn insert(
+    tx: &Transaction<'_>,
+    mail: &OutgoingMail,
+    now: DateTime<Utc>,
+    held: bool,
+) -> Result<bool> {
+    // Acks are counted per normalised recipient and domain (rate limits).
+    let (rate_key, rate_domain) = match (mail.kind, mail.to.first()) {
+        (OutKind::Ack, Some(to)) => rate_keys(to),
+        _ => (String::new(), String::new()),
+    };
     let n = tx
         .execute(
             "INSERT INTO outbox (case_id, kind, dedup_key, message_id, recipients, subject, body,
                                  in_reply_to, thread_refs, status, attempts, next_attempt_at,
-                                 created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', 0, ?10, ?10)
+                                 created_at, released_at, rate_key, rate_domain)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, 0, ?10, ?10,
+                     CASE WHEN ?11 = 'held' THEN NULL ELSE ?10 END, ?12, ?13)
              ON CONFLICT (dedup_key) DO NOTHING",
             params![
                 mail.case.as_ref().map(|c| c.to_string()),
@@ -31,10 +57,129 @@ pub fn enqueue(tx: &Transaction<'_>, mail: &OutgoingMail, now: DateTime<Utc>) ->
                 mail.in_reply_to,
                 mail.references.join(" "),
                 ts(now),
+                if held { "held" } else { "queued" },
+                rate_key,
+                rate_domain,
             ],
         )
         .with_context(|| format!("queueing {}", mail.dedup_key))?;
     Ok(n == 1)
+}
+
+/// What [`release_held_acks`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Released {
+    pub released: usize,
+    pub cancelled: usize,
+}
+
+/// Lets held acknowledgements go, oldest first, as far as the last hour's
+/// counts allow (DESIGN.md: rate limits delay acknowledgements, they never
+/// drop a real reporter's). One whose case a person answered meanwhile, or
+/// that was closed, or whose response deadline passed (the ack would
+/// promise a time already gone), is cancelled instead, with an event.
+pub fn release_held_acks(
+    tx: &Transaction<'_>,
+    limits: &LimitsConfig,
+    now: DateTime<Utc>,
+) -> Result<Released> {
+    let mut stmt = tx.prepare(
+        "SELECT o.id, o.case_id, o.rate_key, o.rate_domain, c.first_response_at, c.state,
+                c.response_due_at
+         FROM outbox o LEFT JOIN cases c ON c.id = o.case_id
+         WHERE o.status = 'held' ORDER BY o.id LIMIT 1000",
+    )?;
+    let held = stmt
+        .query_map([], |r| {
+            Ok(Held {
+                id: r.get(0)?,
+                case: r.get(1)?,
+                rate_key: r.get(2)?,
+                rate_domain: r.get(3)?,
+                answered: r.get::<_, Option<String>>(4)?.is_some(),
+                state: r.get(5)?,
+                due: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .context("reading held acknowledgements")?;
+    drop(stmt);
+    let mut done = Released::default();
+    let since = now - chrono::Duration::hours(1);
+    for h in held {
+        let closed = h
+            .state
+            .as_deref()
+            .and_then(|s| s.parse::<State>().ok())
+            .is_some_and(|s| s.is_closed());
+        let overdue = h
+            .due
+            .as_deref()
+            .and_then(super::parse_ts)
+            .is_some_and(|d| d <= now);
+        let cancel = if h.answered {
+            Some("a person answered the case before the rate limit let the acknowledgement go")
+        } else if closed {
+            Some("the case was closed while the acknowledgement was held")
+        } else if overdue {
+            Some("the response deadline passed while the acknowledgement was held; it would promise a time already gone")
+        } else {
+            None
+        };
+        if let Some(why) = cancel {
+            tx.execute(
+                "UPDATE outbox SET status = 'cancelled', last_error = ?2 WHERE id = ?1",
+                params![h.id, why],
+            )?;
+            super::record_event(tx, h.case.as_deref(), now, "ack_cancelled", "secdesk", why)?;
+            done.cancelled += 1;
+            continue;
+        }
+        let counts = ack_counts(tx, &h.rate_key, &h.rate_domain, since)?;
+        if counts.over(limits).is_some() {
+            if counts.total >= limits.acks_per_hour {
+                // Nothing else can go this time; the oldest stay first.
+                break;
+            }
+            continue;
+        }
+        tx.execute(
+            "UPDATE outbox SET status = 'queued', released_at = ?2, next_attempt_at = ?2
+             WHERE id = ?1",
+            params![h.id, ts(now)],
+        )?;
+        super::record_event(
+            tx,
+            h.case.as_deref(),
+            now,
+            "ack_released",
+            "secdesk",
+            "the rate limit allows it now: acknowledgement queued",
+        )?;
+        done.released += 1;
+    }
+    Ok(done)
+}
+
+/// A held acknowledgement and the state of its case.
+struct Held {
+    id: i64,
+    case: Option<String>,
+    rate_key: String,
+    rate_domain: String,
+    answered: bool,
+    state: Option<String>,
+    due: Option<String>,
+}
+
+/// Whether any acknowledgement is held (cheap: a partial index).
+pub fn any_held(conn: &Connection) -> Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'held')",
+        [],
+        |r| r.get(0),
+    )
+    .context("looking for held acknowledgements")
 }
 
 /// A queued row, as the worker sends it.

@@ -150,4 +150,30 @@ CREATE TABLE service_state (
     r#"
 CREATE INDEX outbox_ack_recipient ON outbox (kind, recipients, created_at);
 "#,
+    // 6: the trust boundary (issue 10). Credit says who decided it and
+    // keeps an unconfirmed request from mail apart; an unverified team
+    // response is marked; a body hash tells a Message-ID collision from a
+    // second delivery; acks are rate-limited by normalised address and
+    // domain, and a held ack has no released_at until the budget allows.
+    r#"
+ALTER TABLE cases ADD COLUMN credit_source TEXT;
+ALTER TABLE cases ADD COLUMN credit_request TEXT;
+ALTER TABLE cases ADD COLUMN first_response_unverified INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN body_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN rate_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN rate_domain TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN released_at TEXT;
+UPDATE outbox SET released_at = created_at;
+UPDATE cases SET credit_source = 'lead' WHERE credit_consent IS NOT NULL;
+UPDATE outbox SET
+    rate_key = lower(json_extract(recipients, '$[0]')),
+    rate_domain = lower(substr(json_extract(recipients, '$[0]'),
+                               instr(json_extract(recipients, '$[0]'), '@') + 1))
+    WHERE kind = 'ack';
+DROP INDEX outbox_ack_recipient;
+CREATE INDEX outbox_ack_rate_key ON outbox (kind, rate_key, released_at);
+CREATE INDEX outbox_ack_rate_domain ON outbox (kind, rate_domain, released_at);
+CREATE INDEX outbox_released ON outbox (kind, released_at);
+CREATE INDEX outbox_held ON outbox (id) WHERE status = 'held';
+"#,
 ];

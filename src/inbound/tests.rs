@@ -1,0 +1,250 @@
+//! The plan for one message, table by table: new reports, rate limits,
+//! follow-ups, team responses and what a reporter's mail may change.
+
+use super::*;
+use crate::mail::parse::{parse, Mailbox};
+use chrono::TimeZone;
+
+fn msg() -> Incoming {
+    parse(include_bytes!("../../tests/data/01-report-complete.eml")).unwrap()
+}
+
+fn inputs<'a>(
+    class: &'a Classification,
+    thread: Option<&'a Thread>,
+    counts: AckCounts,
+    limits: &'a LimitsConfig,
+) -> Inputs<'a> {
+    Inputs {
+        classification: class,
+        thread,
+        next_case_id: CaseId::parse("SEC-2026-0001", "SEC").unwrap(),
+        counts,
+        limits,
+        response_window: Duration::from_secs(48 * 3600),
+        received_at: Utc.with_ymd_and_hms(2026, 11, 23, 9, 13, 0).unwrap(),
+        team_auth: TeamAuth::Verified,
+        from_sent_folder: false,
+    }
+}
+
+const LIMITS: LimitsConfig = LimitsConfig {
+    acks_per_sender_per_hour: 5,
+    acks_per_domain_per_hour: 20,
+    acks_per_hour: 200,
+};
+
+fn thread(state: State, answers_our_mail: bool) -> Thread {
+    Thread {
+        case: CaseId::parse("SEC-2026-0009", "SEC").unwrap(),
+        state,
+        reporter_address: "sam@reporter.example".into(),
+        matched_by: "reference",
+        answers_our_mail,
+        credit_decided_by_lead: false,
+    }
+}
+
+#[test]
+fn a_new_report_opens_a_case_and_queues_an_ack() {
+    let c = Classification::Answerable;
+    let p = plan_inbound(&msg(), &inputs(&c, None, AckCounts::default(), &LIMITS));
+    assert_eq!(p.outcome, Outcome::NewCase);
+    assert_eq!(p.ack, AckDecision::Queue);
+    let n = p.new_case.unwrap();
+    assert_eq!(n.reporter_address, "sam@reporter.example");
+    assert_eq!(
+        n.response_due_at,
+        Utc.with_ymd_and_hms(2026, 11, 25, 9, 13, 0).unwrap()
+    );
+}
+
+#[test]
+fn rate_limits_hold_the_ack_back_with_a_reason() {
+    let c = Classification::Answerable;
+    for (counts, says) in [
+        (
+            AckCounts {
+                to_sender: 5,
+                ..Default::default()
+            },
+            "this sender",
+        ),
+        (
+            AckCounts {
+                to_domain: 20,
+                ..Default::default()
+            },
+            "domain",
+        ),
+        (
+            AckCounts {
+                total: 200,
+                ..Default::default()
+            },
+            "200",
+        ),
+    ] {
+        let p = plan_inbound(&msg(), &inputs(&c, None, counts, &LIMITS));
+        assert!(
+            matches!(p.ack, AckDecision::Hold(ref w) if w.contains(says)),
+            "{counts:?}: {:?}",
+            p.ack
+        );
+        assert!(p.events.iter().any(|e| e.kind == "ack_held"));
+        assert_eq!(p.outcome, Outcome::NewCase);
+    }
+}
+
+#[test]
+fn threaded_mail_is_a_follow_up_without_ack() {
+    let c = Classification::Answerable;
+    let t = thread(State::Acknowledged, false);
+    let p = plan_inbound(&msg(), &inputs(&c, Some(&t), AckCounts::default(), &LIMITS));
+    assert_eq!(p.outcome, Outcome::FollowUp);
+    assert_eq!(p.case, Some(t.case.clone()));
+    assert_eq!(p.ack, AckDecision::NotApplicable);
+    let auto = Classification::NoReply(NoReply::AutoSubmitted);
+    let p = plan_inbound(
+        &msg(),
+        &inputs(&auto, Some(&t), AckCounts::default(), &LIMITS),
+    );
+    assert_eq!(p.outcome, Outcome::AutoReply);
+    assert_eq!(p.case, Some(t.case));
+}
+
+#[test]
+fn team_mail_responds_as_far_as_it_is_trusted() {
+    let team = Classification::NoReply(NoReply::TeamMember);
+    let t = thread(State::Acknowledged, false);
+    let mut i = inputs(&team, Some(&t), AckCounts::default(), &LIMITS);
+    let p = plan_inbound(&msg(), &i);
+    assert_eq!(p.first_response, Some(Response { verified: true }));
+    assert_eq!(p.message_kind, "team_response");
+    // No trust configured: it counts, and the case says it is unverified.
+    i.team_auth = TeamAuth::Unchecked;
+    let p = plan_inbound(&msg(), &i);
+    assert_eq!(p.first_response, Some(Response { verified: false }));
+    assert!(p.events.iter().any(|e| e.kind == "team_mail_unverified"));
+    // Configured and failed: it does not count.
+    i.team_auth = TeamAuth::Failed;
+    let p = plan_inbound(&msg(), &i);
+    assert_eq!(p.first_response, None);
+    assert!(p.events.iter().any(|e| e.kind == "team_mail_unverified"));
+    // A reporter's follow-up is not a response.
+    let c = Classification::Answerable;
+    let p = plan_inbound(&msg(), &inputs(&c, Some(&t), AckCounts::default(), &LIMITS));
+    assert_eq!(p.first_response, None);
+}
+
+#[test]
+fn sent_folder_replies_respond_our_own_copies_do_not() {
+    let own = Classification::NoReply(NoReply::OwnAddress);
+    let t = thread(State::Acknowledged, false);
+    let mut i = inputs(&own, Some(&t), AckCounts::default(), &LIMITS);
+    i.from_sent_folder = true;
+    let p = plan_inbound(&msg(), &i);
+    assert_eq!(p.first_response, Some(Response { verified: true }));
+    let mut ours = msg();
+    ours.auto.loop_header = true;
+    let p = plan_inbound(&ours, &i);
+    assert_eq!(p.first_response, None);
+    i.thread = None;
+    let p = plan_inbound(&msg(), &i);
+    assert_eq!((p.outcome, p.case), (Outcome::AutoReply, None));
+}
+
+/// Issue 10, finding 1: only a reply that proves it received our mail,
+/// from the reporter, changes consent — and never over the lead.
+#[test]
+fn credit_by_mail_needs_proof_and_never_overrides_the_lead() {
+    let c = Classification::Answerable;
+    let mut m = msg();
+    m.body_text = "Thanks!\ncredit: yes, Sam Finder\n> credit: no\n".into();
+    let yes = Credit::Yes(Some("Sam Finder".into()));
+    let proven = thread(State::Fixing, true);
+    let p = plan_inbound(
+        &m,
+        &inputs(&c, Some(&proven), AckCounts::default(), &LIMITS),
+    );
+    assert_eq!(p.credit, Some(CreditChange::Apply(yes.clone())));
+
+    let request = |t: &Thread, m: &Incoming| -> String {
+        match plan_inbound(m, &inputs(&c, Some(t), AckCounts::default(), &LIMITS)).credit {
+            Some(CreditChange::Request { credit, why }) => {
+                assert_eq!(credit, yes);
+                why
+            }
+            other => panic!("expected a request, got {other:?}"),
+        }
+    };
+    // The case tag alone (a forged From can carry it) proves nothing.
+    let tagged = thread(State::Fixing, false);
+    assert!(request(&tagged, &m).contains("does not answer"));
+    // Someone else cannot consent for the reporter, even in the thread.
+    let mut eve = m.clone();
+    eve.from = Some(Mailbox {
+        address: "eve@evil.example".into(),
+        name: None,
+    });
+    assert!(request(&proven, &eve).contains("not from the reporter"));
+    // The lead's decision stands whatever the mail proves.
+    let mut decided = proven.clone();
+    decided.credit_decided_by_lead = true;
+    assert!(request(&decided, &m).contains("lead"));
+    let p = plan_inbound(
+        &m,
+        &inputs(&c, Some(&tagged), AckCounts::default(), &LIMITS),
+    );
+    assert!(p.events.iter().any(|e| e.kind == "credit_request"));
+    // After disclosure nothing changes.
+    let done = thread(State::Disclosed, true);
+    let p = plan_inbound(&m, &inputs(&c, Some(&done), AckCounts::default(), &LIMITS));
+    assert_eq!(p.credit, None);
+}
+
+#[test]
+fn a_credit_line_in_the_report_is_a_request() {
+    let c = Classification::Answerable;
+    let mut m = msg();
+    m.body_text.push_str("\ncredit: yes, Sam\n");
+    let p = plan_inbound(&m, &inputs(&c, None, AckCounts::default(), &LIMITS));
+    assert!(matches!(p.credit, Some(CreditChange::Request { .. })));
+}
+
+#[test]
+fn unthreaded_machine_mail_opens_no_case() {
+    let c = Classification::NoReply(NoReply::DeliveryReport);
+    let p = plan_inbound(&msg(), &inputs(&c, None, AckCounts::default(), &LIMITS));
+    assert_eq!(p.outcome, Outcome::AutoReply);
+    assert_eq!(p.case, None);
+}
+
+#[test]
+fn list_mail_opens_a_case_but_is_not_answered() {
+    let c = Classification::NoReply(NoReply::MailingList);
+    let p = plan_inbound(&msg(), &inputs(&c, None, AckCounts::default(), &LIMITS));
+    assert_eq!(p.outcome, Outcome::NewCase);
+    assert!(matches!(p.ack, AckDecision::Suppressed(ref w) if w.contains("mailing_list")));
+}
+
+#[test]
+fn an_ambiguous_sender_opens_a_case_that_says_why() {
+    let c = Classification::NoReply(NoReply::AmbiguousSender);
+    let mut m = msg();
+    m.from_problem = Some("2 From fields".into());
+    let p = plan_inbound(&m, &inputs(&c, None, AckCounts::default(), &LIMITS));
+    assert_eq!(p.outcome, Outcome::NewCase);
+    assert!(matches!(p.ack, AckDecision::Suppressed(_)));
+    assert!(p.events.iter().any(|e| e.kind == "ambiguous_sender"));
+}
+
+#[test]
+fn senders_are_counted_without_tags_and_by_domain() {
+    assert_eq!(
+        rate_keys("Victim+12@Example.NET"),
+        ("victim@example.net".to_string(), "example.net".to_string())
+    );
+    assert_eq!(rate_keys("a+b+c@x.example").0, "a@x.example");
+    assert_eq!(rate_keys("plain@x.example").0, "plain@x.example");
+}
