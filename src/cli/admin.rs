@@ -191,12 +191,16 @@ pub fn restore(cfg: &Config, dir: &Path, force: bool) -> Result<ExitCode> {
             bail!("{}: integrity check failed: {ok}", src.display());
         }
         let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if v as usize > crate::store::schema::MIGRATIONS.len() {
+        let known = crate::store::schema::MIGRATIONS.len();
+        let Some(v) = usize::try_from(v).ok().filter(|v| *v <= known) else {
             bail!(
-                "{}: schema {v} is newer than this secdesk knows",
+                "{}: schema version {v} is not one this secdesk knows (0 to {known})",
                 src.display()
             );
-        }
+        };
+        // integrity_check passes a planted trigger: compare the backup with
+        // the schema of its own version, before anything is moved aside.
+        crate::store::schema::verify(&c, v, &src)?;
     }
     let target = &cfg.store.path;
     if target.exists() {
