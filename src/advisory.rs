@@ -4,6 +4,10 @@
 //!
 //! Credit is published only with consent: without an explicit "yes" no name
 //! appears anywhere — not in the advisory, not in OSV, not in the notice.
+//!
+//! Reporter text (subject, names, address) enters the Markdown drafts only
+//! through [`inert`] (DESIGN.md, "What mail may change"); the lead's own
+//! values are written as the lead typed them.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -13,6 +17,7 @@ use crate::case::assess::{cvss, Impact};
 use crate::case::workflow::{is_ghsa, Notice};
 use crate::config::ProjectConfig;
 use crate::mail::compose::{CaseView, ProjectView, ReporterView};
+use crate::markdown::inert;
 use crate::store::cases::CaseRow;
 
 /// The name to credit, if and only if the reporter consented.
@@ -125,12 +130,12 @@ fn severity_line(c: &CaseRow) -> String {
 /// The GitHub Security Advisory body (Markdown).
 pub fn ghsa(c: &CaseRow, project: &ProjectConfig) -> String {
     let fixed = or_tbd(&c.fixed_version, "fixed version (secdesk released)");
+    let subject = inert(&c.subject);
     let mut out = String::new();
-    out.push_str(&format!("# {}\n\n", c.subject));
+    out.push_str(&format!("# {subject}\n\n"));
     out.push_str("### Summary\n\n");
     out.push_str(&format!(
-        "{} in {} versions {} allows what is described under Impact. It is fixed in {fixed}.\n\n",
-        c.subject,
+        "{subject} in {} versions {} allows what is described under Impact. It is fixed in {fixed}.\n\n",
         project.name,
         or_tbd(&c.affected_versions, "affected versions (secdesk analyze)")
     ));
@@ -168,7 +173,7 @@ pub fn ghsa(c: &CaseRow, project: &ProjectConfig) -> String {
     ));
     if let Some(name) = credited_name(c) {
         out.push_str("### Credits\n\n");
-        out.push_str(&format!("Reported by {name}.\n\n"));
+        out.push_str(&format!("Reported by {}.\n\n", inert(&name)));
     }
     out.push_str("### References\n\n");
     if let Some(a) = &c.advisory {
@@ -243,7 +248,7 @@ pub fn announcement(c: &CaseRow, project: &ProjectConfig) -> String {
         project.name,
         project.name,
         or_tbd(&c.severity, "severity"),
-        c.subject
+        inert(&c.subject)
     );
     out.push_str(&format!(
         "Affected versions: {}. {}\n\n",
@@ -264,7 +269,8 @@ pub fn announcement(c: &CaseRow, project: &ProjectConfig) -> String {
     }
     if let Some(name) = credited_name(c) {
         out.push_str(&format!(
-            "\nThanks to {name} for reporting the issue responsibly.\n"
+            "\nThanks to {} for reporting the issue responsibly.\n",
+            inert(&name)
         ));
     }
     out
@@ -368,5 +374,87 @@ mod tests {
         assert_eq!(r["severity"][0]["type"], "CVSS_V3");
         assert_eq!(r["credits"][0]["name"], "Sam F.");
         assert_eq!(r["affected"][0]["package"]["ecosystem"], "npm");
+    }
+
+    /// A case whose reporter-controlled fields that reach the drafts hold
+    /// `v`: the subject always, and the credited name taken in turn from
+    /// each field `credited_name` may use.
+    fn with_reporter_text(v: &str) -> Vec<(&'static str, CaseRow)> {
+        let mut credit = row();
+        credit.subject = v.into();
+        credit.credit_name = Some(v.into());
+        let mut name = row();
+        name.subject = v.into();
+        name.credit_name = None;
+        name.reporter_name = v.into();
+        let mut address = name.clone();
+        address.reporter_name = String::new();
+        address.reporter = v.into();
+        vec![
+            ("credit_name", credit),
+            ("reporter_name", name),
+            ("reporter", address),
+        ]
+    }
+
+    /// The `### …` lines of a draft, as written.
+    fn section_headings(draft: &str) -> Vec<(u8, String)> {
+        draft
+            .lines()
+            .filter_map(|l| l.strip_prefix("### "))
+            .map(|h| (3, h.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn reporter_text_renders_as_text_in_ghsa_and_announcement() {
+        use crate::markdown::rendered::{outside_code, render, shown, HOSTILE, READABLE};
+        let benign = with_reporter_text("Sam Finder");
+        for v in HOSTILE.iter().chain(READABLE) {
+            for ((field, c), (_, base)) in with_reporter_text(v).into_iter().zip(&benign) {
+                let seen = shown(v);
+                let drafts = [
+                    ("ghsa", ghsa(&c, &project()), ghsa(base, &project())),
+                    (
+                        "announcement",
+                        announcement(&c, &project()),
+                        announcement(base, &project()),
+                    ),
+                ];
+                for (kind, draft, base_draft) in drafts {
+                    let at = format!("{kind}, subject and {field} = {v:?}:\n{draft}");
+                    let (r, b) = (render(&draft), render(&base_draft));
+                    assert_eq!(r.blocks, b.blocks, "{at}");
+                    // Every section heading survives, and the only other heading
+                    // is the title, showing the subject as typed.
+                    let sections: Vec<_> =
+                        r.headings.iter().filter(|h| h.0 != 1).cloned().collect();
+                    assert_eq!(sections, section_headings(&base_draft), "{at}");
+                    let titles: Vec<_> = r.headings.iter().filter(|h| h.0 == 1).collect();
+                    match kind {
+                        "ghsa" => assert_eq!(titles, [&(1, seen.clone())], "{at}"),
+                        _ => assert!(titles.is_empty(), "{at}"),
+                    }
+                    // No link, image, HTML or math beyond the draft's own.
+                    assert_eq!(r.live, b.live, "{at}");
+                    for needle in ["@", "://", "www.", "#", "gh-"] {
+                        assert_eq!(
+                            outside_code(&r, needle),
+                            outside_code(&b, needle),
+                            "{needle}: {at}"
+                        );
+                    }
+                    // The name reads as typed where the credit goes.
+                    let thanks = match kind {
+                        "ghsa" => format!("Reported by {seen}."),
+                        _ => format!("Thanks to {seen} for reporting the issue responsibly."),
+                    };
+                    assert!(r.paragraphs.contains(&thanks), "{thanks:?}: {at}");
+                    if READABLE.contains(v) {
+                        assert_eq!(r.code, b.code, "code-spanned: {at}");
+                    }
+                }
+            }
+        }
     }
 }

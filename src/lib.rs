@@ -25,6 +25,7 @@
 //! - [`tls`] — rustls client settings (ring provider, private CA).
 //! - [`failpoint`] — crash points for the crash-safety tests.
 //! - [`advisory`] — pure: advisory drafts (GHSA, OSV, announcement), notices.
+//! - [`markdown`] — pure: reporter text made inert for Markdown drafts.
 //! - [`stats`] — pure: the transparency figures.
 //! - [`cli`] — the commands, thin over the above.
 //!
@@ -41,6 +42,7 @@ pub mod inbound;
 pub mod ingest;
 pub mod intake;
 pub mod mail;
+pub mod markdown;
 pub mod outbox;
 pub mod schedule;
 pub mod service;
