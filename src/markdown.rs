@@ -5,6 +5,8 @@
 //! autolinks) show it as the text it is and never as markup. Pure: it never
 //! decides whether a value is published; the advisory does that.
 
+use crate::mail::parse::is_bidi_control;
+
 /// ASCII punctuation that is plain text anywhere in a line under CommonMark
 /// 0.31 + GFM 0.29 and GitHub's renderer, once `[`, `]`, `<`, `&`, `\`, `` ` ``,
 /// `*`, `_`, `~`, `|`, `$`, `@` and `#` are excluded:
@@ -57,15 +59,6 @@ fn one_line(s: &str) -> String {
         }
     }
     out.trim().to_string()
-}
-
-/// The Unicode bidi embedding, override, isolate and mark controls, which
-/// reorder what a reader sees ("Trojan Source", CVE-2021-42574).
-fn is_bidi_control(c: char) -> bool {
-    matches!(
-        c,
-        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
-    )
 }
 
 /// A fullwidth form (U+FF01–FF5E) judged as its ASCII twin, so that a
