@@ -414,19 +414,25 @@ pub fn load_with_env(path: &Path, env: BTreeMap<String, String>) -> Result<Confi
     }
     // try_parsing(false): secrets stay strings ("0123" must not become 123);
     // the raw structs take numbers and booleans from strings themselves.
+    // A parse error quotes the offending line, and a type error the value:
+    // neither may carry a secret to a terminal or the journal.
+    let secrets = || secret_values(&std::fs::read_to_string(path).unwrap_or_default(), &env);
     let environment = config::Environment::with_prefix("SECDESK")
         .prefix_separator("_")
         .separator("__")
         .try_parsing(false)
-        .source(Some(env.into_iter().collect()));
+        .source(Some(env.clone().into_iter().collect()));
     let built = config::Config::builder()
         .add_source(config::File::from(path).format(config::FileFormat::Toml))
         .add_source(environment)
         .build()
-        .map_err(|e| err("config", one_line(&e.to_string())))?;
-    let raw: RawConfig = built
-        .try_deserialize()
-        .map_err(|e| err(&error_key(&e), one_line(&e.to_string())))?;
+        .map_err(|e| err("config", redact(&one_line(&e.to_string()), &secrets())))?;
+    let raw: RawConfig = built.try_deserialize().map_err(|e| {
+        err(
+            &error_key(&e),
+            redact(&one_line(&e.to_string()), &secrets()),
+        )
+    })?;
     resolve(raw, path)
 }
 
@@ -434,10 +440,61 @@ pub fn load_with_env(path: &Path, env: BTreeMap<String, String>) -> Result<Confi
 pub fn from_toml_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
         key: "config".into(),
-        problem: one_line(e.message()),
+        problem: redact(
+            &one_line(&e.to_string()),
+            &secret_values(text, &BTreeMap::new()),
+        ),
         source_name: path.display().to_string(),
     })?;
     resolve(raw, path)
+}
+
+/// Whether a key holds a secret (not the path of a file that holds one).
+fn is_secret_key(key: &str) -> bool {
+    let k = key.trim().trim_matches('"').to_ascii_lowercase();
+    !k.ends_with("_file")
+        && ["password", "secret", "token", "passphrase"]
+            .iter()
+            .any(|s| k.contains(s))
+}
+
+/// The values secret keys have in the file `text` (each as written, quotes
+/// included, and unquoted) and in the environment `env`.
+fn secret_values(text: &str, env: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        if !is_secret_key(key) {
+            continue;
+        }
+        let value = value.trim();
+        out.push(value.to_string());
+        out.push(value.trim_matches(|c| c == '"' || c == '\'').to_string());
+    }
+    for (k, v) in env {
+        if is_secret_key(k.rsplit("__").next().unwrap_or(k)) {
+            out.push(v.clone());
+        }
+    }
+    // Longest first, so a quoted value goes before its unquoted inside; very
+    // short values would blank out ordinary words and are left alone.
+    out.retain(|v| v.chars().count() >= 3);
+    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    out.dedup();
+    out
+}
+
+/// `message` with every secret value replaced by `***`.
+fn redact(message: &str, secrets: &[String]) -> String {
+    let mut m = message.to_string();
+    for s in secrets {
+        if !s.is_empty() {
+            m = m.replace(s.as_str(), "***");
+        }
+    }
+    m
 }
 
 fn error_key(e: &config::ConfigError) -> String {
@@ -1074,6 +1131,30 @@ data_dir = "data"
         let e = c.load_secrets().unwrap_err().to_string();
         assert!(e.starts_with("imap.password_file: cannot read"), "{e}");
         assert_eq!(format!("{:?}", Secret::new("x")), "Secret(***)");
+    }
+
+    #[test]
+    fn errors_never_echo_a_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        // A syntax error on the password line: the parser quotes the line.
+        let p = write(
+            dir.path(),
+            &format!("{MINIMAL}\n[imap]\nhost = \"localhost\"\npassword = \"hunter2-s3cret\n"),
+        );
+        let e = load_with_env(&p, BTreeMap::new()).unwrap_err().to_string();
+        assert!(!e.contains("hunter2-s3cret"), "{e}");
+        assert!(e.contains("secdesk.toml"), "{e}");
+        // A literal string, and an error on the line after the secret.
+        let p = write(
+            dir.path(),
+            &format!("{MINIMAL}\n[smtp]\nhost = \"localhost\"\npassword = 'lit-s3cret-value\n"),
+        );
+        let e = load_with_env(&p, BTreeMap::new()).unwrap_err().to_string();
+        assert!(e.contains("TOML parse error"), "{e}");
+        assert!(!e.contains("lit-s3cret-value"), "{e}");
+        let text = format!("{MINIMAL}\n[imap]\npassword = \"tr0ub4dor&3\n");
+        let e = from_toml_str(&text, &p).unwrap_err().to_string();
+        assert!(!e.contains("tr0ub4dor"), "{e}");
     }
 
     #[test]

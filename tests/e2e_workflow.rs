@@ -127,10 +127,13 @@ lead = ["lead-flow@example.org"]
         ],
     );
 
-    // Sam answers the acknowledgement's question in his own reply.
+    // Sam answers the acknowledgement's question by replying to it: his
+    // client names the ack in In-Reply-To, which is what lets his word count.
+    let ack_id = header(&mail[0], "Message-ID").unwrap();
     let answer = format!(
         "From: Sam Finder <{sam}>\r\nTo: {inbox}\r\nSubject: Re: [{id}] Prototype pollution in the rules engine\r\n\
-         Message-ID: <flow-credit@reporter.example>\r\nIn-Reply-To: <flow-1@reporter.example>\r\n\r\n\
+         Message-ID: <flow-credit@reporter.example>\r\nIn-Reply-To: {ack_id}\r\n\
+         References: <flow-1@reporter.example> {ack_id}\r\n\r\n\
          Happy to be named.\r\n\r\ncredit: yes, Sam Finder\r\n\r\n> Reply with a line \"credit: no\"\r\n",
         inbox = d.inbox
     );

@@ -242,17 +242,44 @@ pub fn open_store(cfg: &Config) -> Result<Store> {
     Store::open(&cfg.store.path, &cfg.store.data_dir)
 }
 
+/// Protocol crates whose trace output carries the wire: async-imap logs every
+/// command it sends (`LOGIN` with the password) and every response (report
+/// text) at trace; the TLS and SMTP crates log handshakes and dialogue.
+const WIRE_TARGETS: &[&str] = &[
+    "async_imap",
+    "imap_proto",
+    "lettre",
+    "rustls",
+    "tokio_rustls",
+    "mail_parser",
+];
+
+/// Whether an event may be logged at all, whatever `RUST_LOG` asks for:
+/// the protocol crates are capped at debug, so their trace (the bytes on the
+/// wire, secrets and reports included) is never written.
+pub fn log_allowed(target: &str, level: &tracing::Level) -> bool {
+    let wire = WIRE_TARGETS.iter().any(|t| {
+        target == *t
+            || target
+                .strip_prefix(t)
+                .is_some_and(|rest| rest.starts_with("::"))
+    });
+    !(wire && *level == tracing::Level::TRACE)
+}
+
 /// Logging: under systemd (`JOURNAL_STREAM` set) to the journal with
 /// fields, else readable lines on stderr, or JSON lines for log shippers.
-/// `RUST_LOG` overrides the default level.
+/// `RUST_LOG` overrides the default level, within [`log_allowed`].
 fn init_logging(format: &str, default: &str) -> Result<()> {
     use std::io::IsTerminal;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter = || {
         tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
     };
+    let cap = tracing_subscriber::filter::filter_fn(|m| log_allowed(m.target(), m.level()));
     let format = match format {
         "auto" if std::env::var_os("JOURNAL_STREAM").is_some() => "journal",
         "auto" => "text",
@@ -264,11 +291,11 @@ fn init_logging(format: &str, default: &str) -> Result<()> {
             .into())
         }
     };
+    let registry = tracing_subscriber::registry().with(filter()).with(cap);
     if format == "journal" {
         match tracing_journald::layer() {
             Ok(layer) => {
-                let _ = tracing_subscriber::registry()
-                    .with(filter())
+                let _ = registry
                     .with(layer.with_syslog_identifier("secdesk".into()))
                     .try_init();
                 return Ok(());
@@ -276,17 +303,30 @@ fn init_logging(format: &str, default: &str) -> Result<()> {
             Err(e) => eprintln!("secdesk: no journal ({e}); logging to stderr"),
         }
     }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter())
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
-        builder.json().with_current_span(true).try_init()
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = if format == "json" {
+        fmt.json().with_current_span(true).boxed()
     } else {
-        builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init()
+        fmt.with_ansi(std::io::stderr().is_terminal()).boxed()
     };
+    let _ = registry.with(layer).try_init();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_allowed;
+    use tracing::Level;
+
+    #[test]
+    fn the_wire_is_never_logged() {
+        assert!(!log_allowed("async_imap::imap_stream", &Level::TRACE));
+        assert!(!log_allowed("async_imap", &Level::TRACE));
+        assert!(!log_allowed("lettre::transport::smtp", &Level::TRACE));
+        assert!(log_allowed("async_imap", &Level::DEBUG));
+        assert!(log_allowed("async_imapx", &Level::TRACE));
+        assert!(log_allowed("secdesk::intake", &Level::TRACE));
+    }
 }
 
 /// Runs one command.

@@ -155,11 +155,13 @@ pub fn confirm_credit(cfg: &Config, id: &str) -> Result<ExitCode> {
     let (consent, name) = match parse_credit(&format!("credit: {request}")) {
         Some(Credit::Yes(name)) => (true, name),
         Some(Credit::No) => (false, None),
-        None => return Err(UsageError(format!(
+        None => {
+            return Err(UsageError(format!(
             "{}: the stored request {request:?} is unreadable; record the decision with --consent",
             case.id
         ))
-        .into()),
+            .into())
+        }
     };
     step(cfg, &case.id, Action::Credit { consent, name })
 }
