@@ -313,22 +313,6 @@ fn init_logging(format: &str, default: &str) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::log_allowed;
-    use tracing::Level;
-
-    #[test]
-    fn the_wire_is_never_logged() {
-        assert!(!log_allowed("async_imap::imap_stream", &Level::TRACE));
-        assert!(!log_allowed("async_imap", &Level::TRACE));
-        assert!(!log_allowed("lettre::transport::smtp", &Level::TRACE));
-        assert!(log_allowed("async_imap", &Level::DEBUG));
-        assert!(log_allowed("async_imapx", &Level::TRACE));
-        assert!(log_allowed("secdesk::intake", &Level::TRACE));
-    }
-}
-
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     init_logging(
@@ -456,5 +440,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Backup { dir } => admin::backup(&cfg, &dir),
         Command::Restore { dir, force } => admin::restore(&cfg, &dir, force),
         Command::Unfiled { limit, json } => cases::unfiled(&open_store(&cfg)?, limit, json),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_allowed;
+    use tracing::Level;
+
+    #[test]
+    fn the_wire_is_never_logged() {
+        assert!(!log_allowed("async_imap::imap_stream", &Level::TRACE));
+        assert!(!log_allowed("async_imap", &Level::TRACE));
+        assert!(!log_allowed("lettre::transport::smtp", &Level::TRACE));
+        assert!(log_allowed("async_imap", &Level::DEBUG));
+        assert!(log_allowed("async_imapx", &Level::TRACE));
+        assert!(log_allowed("secdesk::intake", &Level::TRACE));
     }
 }
