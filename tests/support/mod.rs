@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod pipeline;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
