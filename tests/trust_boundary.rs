@@ -425,3 +425,29 @@ fn bidi_controls_and_one_byte_messages() {
     }
     assert_eq!(f.count("SELECT COUNT(*) FROM cases"), 1);
 }
+
+/// Finding 12, for rows filed before bidi controls were stripped on the way
+/// in: the upgrade cleans them.
+#[test]
+fn the_upgrade_strips_bidi_controls_from_old_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cases.db");
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        for m in &secdesk::store::schema::MIGRATIONS[..5] {
+            c.execute_batch(m).unwrap();
+        }
+        c.execute_batch(
+            "INSERT INTO cases (id, year, seq, state, subject, reporter_name, received_at, response_due_at)
+             VALUES ('SEC-2026-0001', 2026, 1, 'new', 'fix\u{202e}txt.exe', 'Eve\u{2067}', 'x', 'y');
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+    }
+    let store = secdesk::store::Store::open(&db, &dir.path().join("data")).unwrap();
+    let c = store.get_case("SEC-2026-0001").unwrap().unwrap();
+    assert_eq!(
+        (c.subject.as_str(), c.reporter_name.as_str()),
+        ("fixtxt.exe", "Eve")
+    );
+}

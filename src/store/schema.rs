@@ -167,6 +167,8 @@ CREATE INDEX outbox_ack_recipient ON outbox (kind, recipients, created_at);
     // response is marked; a body hash tells a Message-ID collision from a
     // second delivery; acks are rate-limited by normalised address and
     // domain, and a held ack has no released_at until the budget allows.
+    // Bidi controls ("Trojan Source") are removed from what reporters wrote
+    // before they were stripped on the way in.
     r#"
 ALTER TABLE cases ADD COLUMN credit_source TEXT;
 ALTER TABLE cases ADD COLUMN credit_request TEXT;
@@ -187,6 +189,16 @@ CREATE INDEX outbox_ack_rate_key ON outbox (kind, rate_key, released_at);
 CREATE INDEX outbox_ack_rate_domain ON outbox (kind, rate_domain, released_at);
 CREATE INDEX outbox_released ON outbox (kind, released_at);
 CREATE INDEX outbox_held ON outbox (id) WHERE status = 'held';
+UPDATE cases SET
+    subject = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(subject, char(8234), ''), char(8235), ''), char(8236), ''), char(8237), ''), char(8238), ''), char(8294), ''), char(8295), ''), char(8296), ''), char(8297), ''), char(8206), ''), char(8207), ''), char(1564), ''),
+    reporter_name = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(reporter_name, char(8234), ''), char(8235), ''), char(8236), ''), char(8237), ''), char(8238), ''), char(8294), ''), char(8295), ''), char(8296), ''), char(8297), ''), char(8206), ''), char(8207), ''), char(1564), ''),
+    credit_name = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(credit_name, char(8234), ''), char(8235), ''), char(8236), ''), char(8237), ''), char(8238), ''), char(8294), ''), char(8295), ''), char(8296), ''), char(8297), ''), char(8206), ''), char(8207), ''), char(1564), '');
+UPDATE messages SET
+    subject = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(subject, char(8234), ''), char(8235), ''), char(8236), ''), char(8237), ''), char(8238), ''), char(8294), ''), char(8295), ''), char(8296), ''), char(8297), ''), char(8206), ''), char(8207), ''), char(1564), ''),
+    from_name = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(from_name, char(8234), ''), char(8235), ''), char(8236), ''), char(8237), ''), char(8238), ''), char(8294), ''), char(8295), ''), char(8296), ''), char(8297), ''), char(8206), ''), char(8207), ''), char(1564), ''),
+    body_text = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(body_text, char(8234), ''), char(8235), ''), char(8236), ''), char(8237), ''), char(8238), ''), char(8294), ''), char(8295), ''), char(8296), ''), char(8297), ''), char(8206), ''), char(8207), ''), char(1564), '');
+UPDATE attachments SET
+    display_name = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(display_name, char(8234), ''), char(8235), ''), char(8236), ''), char(8237), ''), char(8238), ''), char(8294), ''), char(8295), ''), char(8296), ''), char(8297), ''), char(8206), ''), char(8207), ''), char(1564), '');
 "#,
 ];
 
