@@ -10,7 +10,6 @@
 //! whatever the timing, however often the daemon restarts.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -262,9 +261,7 @@ impl Scheduler {
                 Ok(_) => {}
                 Err(e) => warn!(error = %format!("{e:#}"), "reminder scan failed"),
             }
-            let next = cron::Schedule::from_str(&live.config.sla.scan)
-                .ok()
-                .and_then(|s| s.after(&Utc::now()).next());
+            let next = live.config.sla.scan.after(&Utc::now()).next();
             let Some(next) = next else {
                 // Validated at load; never expected. Scan again in a minute.
                 warn!("sla.scan gives no next time; scanning again in 60s");

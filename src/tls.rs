@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 
@@ -32,7 +33,7 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>> {
 /// The certificates in a PEM file (at least one).
 pub fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let pem = std::fs::read(path).with_context(|| format!("reading ca_file {}", path.display()))?;
-    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut pem.as_slice())
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
         .collect::<std::result::Result<_, _>>()
         .with_context(|| format!("ca_file {}: not PEM", path.display()))?;
     if certs.is_empty() {
