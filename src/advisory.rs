@@ -1,6 +1,7 @@
 //! Drafts from the case log: the GitHub Security Advisory body, the OSV
-//! record, the release-notes announcement, and the reporter notices'
-//! context. Pure: a case row and the project settings in, text out.
+//! record and the release-notes announcement. Pure: a case row and the
+//! project settings in, text out. (The reporter's notices are
+//! [`crate::notices`].)
 //!
 //! Credit is published only with consent: without an explicit "yes" no name
 //! appears anywhere — not in the advisory, not in OSV, not in the notice.
@@ -10,13 +11,11 @@
 //! values are written as the lead typed them.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::case::assess::{cvss, Impact};
-use crate::case::workflow::{is_ghsa, Notice};
+use crate::case::workflow::is_ghsa;
 use crate::config::ProjectConfig;
-use crate::mail::compose::{CaseView, ProjectView, ReporterView};
 use crate::markdown::inert;
 use crate::store::cases::CaseRow;
 
@@ -32,15 +31,6 @@ pub fn credited_name(c: &CaseRow) -> Option<String> {
         .or_else(|| Some(c.reporter.clone()).filter(|n| !n.is_empty()))
 }
 
-/// The credit sentence for the reporter's notices.
-pub fn credit_sentence(c: &CaseRow) -> String {
-    match (c.credit_consent.as_deref(), credited_name(c)) {
-        (Some("yes"), Some(n)) => format!("The advisory will credit you as \"{n}\"."),
-        (Some("no"), _) => "As you asked, the advisory will not name you.".into(),
-        _ => "We have not heard whether you would like to be credited, so the advisory will not name you. Reply with a line \"credit: yes, Your Name\" or \"credit: no\" if you want to tell us.".into(),
-    }
-}
-
 /// The advisory's URL: a GHSA id becomes its GitHub address.
 pub fn advisory_url(advisory: &str, project: &ProjectConfig) -> String {
     if is_ghsa(advisory) {
@@ -54,60 +44,6 @@ pub fn advisory_url(advisory: &str, project: &ProjectConfig) -> String {
     } else {
         advisory.to_string()
     }
-}
-
-/// The template context of a reporter notice.
-#[derive(Debug, Clone, Serialize)]
-pub struct NoticeContext {
-    pub project: ProjectView,
-    pub case: CaseView,
-    pub reporter: ReporterView,
-    pub severity: String,
-    pub impact: String,
-    pub reason: String,
-    pub duplicate_of: String,
-    pub version: String,
-    pub advisory_url: String,
-    pub credit: String,
-}
-
-/// The context for `notice` about case `c` (as it is after the step).
-pub fn notice_context(c: &CaseRow, project: &ProjectConfig) -> NoticeContext {
-    let none = String::new;
-    NoticeContext {
-        project: ProjectView::from_config(project),
-        case: CaseView {
-            id: c.id.clone(),
-            tag: format!("[{}]", c.id),
-            subject: c.subject.clone(),
-            received_at: c.received_at.clone(),
-            response_due: c.response_due_at.clone(),
-        },
-        reporter: ReporterView {
-            name: c.reporter_name.clone(),
-            address: c.reporter.clone(),
-        },
-        severity: c.severity.clone().unwrap_or_else(none),
-        impact: c
-            .impact
-            .as_deref()
-            .map(Impact::describe)
-            .unwrap_or_else(none),
-        reason: c.decision_reason.clone().unwrap_or_else(none),
-        duplicate_of: c.duplicate_of.clone().unwrap_or_else(none),
-        version: c.fixed_version.clone().unwrap_or_else(none),
-        advisory_url: c
-            .advisory
-            .as_deref()
-            .map(|a| advisory_url(a, project))
-            .unwrap_or_else(none),
-        credit: credit_sentence(c),
-    }
-}
-
-/// The template name of a notice.
-pub fn notice_template(n: Notice) -> String {
-    format!("notice-{}", n.name())
 }
 
 fn or_tbd(v: &Option<String>, what: &str) -> String {
@@ -346,7 +282,7 @@ mod tests {
                 ghsa(&c, &project()),
                 osv(&c, &project(), Utc::now()).to_string(),
                 announcement(&c, &project()),
-                credit_sentence(&c),
+                crate::notices::credit_sentence(&c),
             ];
             for t in texts {
                 assert!(!t.contains("Sam"), "{consent:?}: {t}");

@@ -23,10 +23,10 @@ use tracing::{error, info, warn};
 use crate::config::{Config, ConfigError};
 use crate::intake::Intake;
 use crate::outbox::{self, Outbox};
-use crate::schedule::Scheduler;
+use crate::reminders::Scheduler;
 use crate::service::{self, notify, Health};
+use crate::settings::Settings;
 use crate::store::Store;
-use crate::templates::Templates;
 
 /// How long shutdown waits for the tasks before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
@@ -40,26 +40,12 @@ pub enum Signal {
     Reload,
 }
 
-/// The reloadable part of the running configuration.
-#[derive(Debug, Clone)]
-pub struct Live {
-    pub config: Arc<Config>,
-    pub templates: Arc<Templates>,
-}
-
 fn missing_section(cfg: &Config, section: &str) -> ConfigError {
     ConfigError {
         key: section.to_string(),
         problem: "section missing: `secdesk run` needs it".into(),
         source_name: cfg.path.display().to_string(),
     }
-}
-
-/// Loads templates and proves each renders.
-pub fn load_templates(cfg: &Config) -> Result<Templates> {
-    let t = Templates::load(cfg.templates.dir.as_deref())?;
-    crate::templates::render_samples(&t, cfg)?;
-    Ok(t)
 }
 
 /// Runs the daemon until a [`Signal::Stop`] arrives (or `signals` closes).
@@ -72,8 +58,8 @@ pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<
         .smtp
         .clone()
         .ok_or_else(|| missing_section(&config, "smtp"))?;
-    let templates = Arc::new(load_templates(&config)?);
-    let config = Arc::new(config);
+    let settings = Settings::load(config)?;
+    let config = settings.config.clone();
     let open = || {
         Store::open(&config.store.path, &config.store.data_dir)
             .with_context(|| format!("opening the store {}", config.store.path.display()))
@@ -98,10 +84,7 @@ pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<
     let client = outbox::smtp::SmtpClient::new(&smtp)?;
     let wake = Arc::new(Notify::new());
     let health = Health::new();
-    let (live_tx, live_rx) = watch::channel(Live {
-        config: config.clone(),
-        templates,
-    });
+    let (live_tx, live_rx) = watch::channel(settings);
 
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -198,10 +181,10 @@ pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<
 /// Re-reads the configuration file and templates. Returns the new live
 /// state, the reloadable sections that changed, and the changed sections
 /// that need a restart.
-fn reload(current: &Config) -> Result<(Live, Vec<&'static str>, Vec<&'static str>)> {
+fn reload(current: &Config) -> Result<(Settings, Vec<&'static str>, Vec<&'static str>)> {
     let mut next = crate::config::load(&current.path)?;
     next.load_secrets()?;
-    let templates = load_templates(&next)?;
+    let templates = Settings::load(next.clone())?.templates;
     // Sections compare by their Debug form (secrets print as `***`, so a
     // changed password shows as no change: it needs a restart anyway).
     let differs = |sections: &[(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug)]| {
@@ -230,9 +213,9 @@ fn reload(current: &Config) -> Result<(Live, Vec<&'static str>, Vec<&'static str
     merged.limits = next.limits;
     merged.templates = next.templates;
     Ok((
-        Live {
+        Settings {
             config: Arc::new(merged),
-            templates: Arc::new(templates),
+            templates,
         },
         changed,
         restart,

@@ -81,50 +81,6 @@ impl Templates {
     }
 }
 
-/// Renders every template with a sample case, as `secdesk check` does: a
-/// typo in an operator's template fails here, not in a reporter's inbox.
-pub fn render_samples(t: &Templates, cfg: &crate::config::Config) -> Result<()> {
-    use crate::case::workflow::Notice;
-    t.render_prose(
-        "ack",
-        &crate::mail::compose::sample_ack_context("Sample subject"),
-    )?;
-    let case = crate::advisory::sample_case();
-    for n in [
-        Notice::Accepted,
-        Notice::Rejected,
-        Notice::Duplicate,
-        Notice::Released,
-        Notice::Disclosed,
-    ] {
-        let ctx = crate::advisory::notice_context(&case, &cfg.project);
-        t.render_prose(&crate::advisory::notice_template(n), &ctx)?;
-    }
-    let now = chrono::Utc::now();
-    let due = crate::store::sla::AwaitingCase {
-        id: case.id.clone(),
-        state: case.state.clone(),
-        reporter: case.reporter.clone(),
-        subject: case.subject.clone(),
-        response_due_at: now,
-        assignee: None,
-        done: Vec::new(),
-    };
-    let mut cfg = cfg.clone();
-    if cfg.team.lead.is_empty() {
-        cfg.team.lead = vec!["lead@example.org".into()];
-    }
-    for hours in [2i64, -1] {
-        let mut d = due.clone();
-        d.response_due_at = now + chrono::Duration::hours(hours);
-        let fired = crate::schedule::firings(&[d], now, &cfg);
-        for n in crate::schedule::notices(&fired, now, &cfg) {
-            crate::schedule::compose(&n, &cfg, t, "check")?;
-        }
-    }
-    Ok(())
-}
-
 /// Line width of reflowed prose.
 pub const WRAP: usize = 72;
 
@@ -200,17 +156,6 @@ mod tests {
         let ctx = crate::mail::compose::sample_ack_context("{{project.name}} {{#each x}}");
         let body = t.render("ack", &ctx).unwrap();
         assert!(body.contains("{{project.name}} {{#each x}}"), "{body}");
-    }
-
-    #[test]
-    fn every_built_in_template_renders() {
-        let t = Templates::load(None).unwrap();
-        let cfg = crate::config::from_toml_str(
-            "[project]\nsecurity_address = \"s@example.org\"\n[store]\npath = \"c\"\ndata_dir = \"d\"\n",
-            std::path::Path::new("/x.toml"),
-        )
-        .unwrap();
-        render_samples(&t, &cfg).unwrap();
     }
 
     #[test]

@@ -216,7 +216,10 @@ pub struct UsageError(pub String);
 
 /// Exit code for an error: 2 for usage and configuration, else 1.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
-    if e.downcast_ref::<UsageError>().is_some() || e.downcast_ref::<ConfigError>().is_some() {
+    if e.downcast_ref::<UsageError>().is_some()
+        || e.downcast_ref::<ConfigError>().is_some()
+        || e.downcast_ref::<crate::case::workflow::Refused>().is_some()
+    {
         2
     } else {
         1

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use crate::config::Config;
 use crate::store::Store;
-use crate::templates::{Templates, BUILT_IN};
+use crate::templates::BUILT_IN;
 
 /// Builds the runtime and runs the daemon until SIGTERM or SIGINT.
 pub fn run(cfg: Config) -> Result<ExitCode> {
@@ -111,8 +111,7 @@ pub fn check(cfg: &Config, secrets: Option<crate::config::ConfigError>) -> Resul
 }
 
 fn check_templates(cfg: &Config) -> Result<String> {
-    let t = Templates::load(cfg.templates.dir.as_deref())?;
-    crate::templates::render_samples(&t, cfg)?;
+    crate::settings::Settings::load(cfg.clone())?;
     let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
     Ok(format!("{} render with a sample case", names.join(", ")))
 }

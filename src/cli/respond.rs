@@ -10,11 +10,8 @@ use chrono::Utc;
 use super::cases::require_case;
 use super::{open_store, UsageError};
 use crate::config::Config;
-use crate::mail::compose::{to_reporter, OutKind};
-use crate::mail::parse::clean_address;
-use crate::store::inbound::record_first_response;
-use crate::store::{outbox, record_event};
 use crate::templates::Templates;
+use crate::workflow;
 
 /// Who did it, for the audit trail: `$SECDESK_ACTOR`, else `$USER`.
 pub fn actor() -> String {
@@ -92,38 +89,7 @@ pub fn reply(cfg: &Config, id: &str, file: Option<&str>) -> Result<ExitCode> {
         )));
     }
     let body = reply_text(file)?;
-    let (ids, last) = store.thread_ids(&case.id, &case.reporter)?;
-    let case_id =
-        crate::case::CaseId::parse(&case.id, &cfg.project.case_prefix).context("case id")?;
-    let token = format!("{:016x}", rand::random::<u64>());
-    let mail = to_reporter(
-        OutKind::Reply,
-        &case_id,
-        &case.reporter,
-        &case.subject,
-        body,
-        ids,
-        last,
-        &token,
-        cfg.project.domain(),
-        None,
-    );
-    let message_id = mail.message_id.clone();
-    let now = Utc::now();
-    let who = actor();
-    store.write(|tx| {
-        outbox::enqueue(tx, &mail, now)?;
-        record_first_response(tx, &case.id, now, true)?;
-        record_event(
-            tx,
-            Some(&case.id),
-            now,
-            "reply_queued",
-            &who,
-            &format!("reply to the reporter queued (Message-ID <{message_id}>)"),
-        )?;
-        Ok(())
-    })?;
+    workflow::reply(&mut store, cfg, &case, body, &actor(), Utc::now())?;
     println!(
         "reply to {} queued for {}; the running daemon sends it",
         case.reporter, case.id
@@ -134,25 +100,7 @@ pub fn reply(cfg: &Config, id: &str, file: Option<&str>) -> Result<ExitCode> {
 pub fn responded(cfg: &Config, id: &str, note: &str) -> Result<ExitCode> {
     let mut store = open_store(cfg)?;
     let case = require_case(cfg, &store, id)?;
-    let note = crate::mail::parse::clean_line(note, 2000);
-    if note.is_empty() {
-        bail!(UsageError(
-            "--note: say how the reporter was answered".into()
-        ));
-    }
-    let now = Utc::now();
-    let who = actor();
-    store.write(|tx| {
-        record_first_response(tx, &case.id, now, true)?;
-        record_event(
-            tx,
-            Some(&case.id),
-            now,
-            "human_response",
-            &who,
-            &format!("responded another way: {note}"),
-        )
-    })?;
+    workflow::responded(&mut store, &case, note, &actor(), Utc::now())?;
     match case.first_response_at {
         Some(at) => println!(
             "{} already had its first response at {at}; note recorded",
@@ -169,24 +117,7 @@ pub fn responded(cfg: &Config, id: &str, note: &str) -> Result<ExitCode> {
 pub fn assign(cfg: &Config, id: &str, address: &str) -> Result<ExitCode> {
     let mut store = open_store(cfg)?;
     let case = require_case(cfg, &store, id)?;
-    let addr = clean_address(address)
-        .ok_or_else(|| UsageError(format!("{address:?} is not a mail address")))?;
-    let now = Utc::now();
-    let who = actor();
-    store.write(|tx| {
-        tx.execute(
-            "UPDATE cases SET assignee = ?2 WHERE id = ?1",
-            rusqlite::params![case.id, addr],
-        )?;
-        record_event(
-            tx,
-            Some(&case.id),
-            now,
-            "assigned",
-            &who,
-            &format!("assigned to {addr}"),
-        )
-    })?;
+    let addr = workflow::assign(&mut store, &case, address, &actor(), Utc::now())?;
     println!(
         "{} assigned to {addr}; reminders go to them and the lead",
         case.id
@@ -197,7 +128,7 @@ pub fn assign(cfg: &Config, id: &str, address: &str) -> Result<ExitCode> {
 pub fn remind(cfg: &Config, dry_run: bool) -> Result<ExitCode> {
     let templates = Templates::load(cfg.templates.dir.as_deref())?;
     let mut store = open_store(cfg)?;
-    let mails = crate::schedule::scan(&mut store, cfg, &templates, Utc::now(), dry_run)?;
+    let mails = crate::reminders::scan(&mut store, cfg, &templates, Utc::now(), dry_run)?;
     if mails.is_empty() {
         println!("nothing due: no reminder or escalation would be sent now");
     }

@@ -1,13 +1,10 @@
 //! The disclosure workflow from the lead's side: triage, decide, fix,
 //! release, analyse, credit, disclose, note — plus `advisory` and `stats`.
-//!
-//! Each step is decided by [`crate::case::workflow::decide`] and committed
-//! in one transaction with its event and, where the policy asks for it, the
-//! reporter's notice in the outbox.
+//! Arguments in, [`crate::workflow`] applies the step, a line out.
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Utc;
 
 use super::cases::require_case;
@@ -15,128 +12,46 @@ use super::respond::actor;
 use super::{open_store, UsageError};
 use crate::advisory;
 use crate::case::assess::{parse_credit, Credit};
-use crate::case::workflow::{decide, Action, Notice, Snapshot};
-use crate::case::CaseId;
+use crate::case::workflow::Action;
 use crate::config::Config;
-use crate::mail::compose::{to_reporter, OutKind, OutgoingMail};
-use crate::store::cases::{get_case, thread_ids, CaseFilter};
-use crate::store::{outbox, record_event, ts};
+use crate::store::cases::CaseFilter;
 use crate::templates::Templates;
+use crate::workflow;
 
-/// Applies one step to case `id`.
+/// Applies one step to case `id` and says what it did.
 pub fn step(cfg: &Config, id: &str, action: Action) -> Result<ExitCode> {
     let templates = Templates::load(cfg.templates.dir.as_deref())?;
     let mut store = open_store(cfg)?;
     let case = require_case(cfg, &store, id)?;
-    if let Action::Duplicate { of } = &action {
-        require_case(cfg, &store, of)?;
-    }
     let action = match action {
         Action::Duplicate { of } => Action::Duplicate {
-            of: of.trim().to_ascii_uppercase(),
+            of: require_case(cfg, &store, &of)?.id,
         },
         a => a,
     };
-    let case_id = CaseId::parse(&case.id, &cfg.project.case_prefix).context("case id")?;
-    let snapshot = Snapshot {
-        id: case_id.clone(),
-        state: case
-            .state
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("case {}: {e}", case.id))?,
-        severity: case.severity.clone(),
-        fixed_version: case.fixed_version.clone(),
-        affected_versions: case.affected_versions.clone(),
-    };
-    let now = Utc::now();
-    let change = decide(&snapshot, action, &ts(now)).map_err(|e| UsageError(e.0))?;
-    for w in &change.warnings {
+    let done = workflow::apply(
+        &mut store,
+        cfg,
+        &templates,
+        &case,
+        action,
+        &actor(),
+        Utc::now(),
+    )?;
+    for w in &done.warnings {
         eprintln!("secdesk: warning: {w}");
     }
-    let who = actor();
-    let noticed = store.write(|tx| {
-        if let Some(s) = change.state {
-            tx.execute(
-                "UPDATE cases SET state = ?2 WHERE id = ?1",
-                rusqlite::params![case.id, s.as_str()],
-            )?;
-        }
-        for (field, value) in &change.set {
-            // Column names come from a closed enum, never from input.
-            tx.execute(
-                &format!("UPDATE cases SET {} = ?2 WHERE id = ?1", field.column()),
-                rusqlite::params![case.id, value],
-            )?;
-        }
-        record_event(tx, Some(&case.id), now, change.event, &who, &change.detail)?;
-        let Some(notice) = change.notice else {
-            return Ok(None);
-        };
-        let after = get_case(tx, &case.id)?.context("case vanished")?;
-        if after.reporter.is_empty() {
-            record_event(
-                tx,
-                Some(&case.id),
-                now,
-                "notice_skipped",
-                "secdesk",
-                "no reporter address",
-            )?;
-            return Ok(None);
-        }
-        let mail = notice_mail(cfg, &templates, &case_id, &after, notice, tx)?;
-        outbox::enqueue(tx, &mail, now)?;
-        record_event(
-            tx,
-            Some(&case.id),
-            now,
-            "notice_queued",
-            "secdesk",
-            &format!("{} notice to the reporter", notice.name()),
-        )?;
-        Ok(Some(notice))
-    })?;
-    let state = change
-        .state
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| case.state.clone());
-    match noticed {
+    match done.notice {
         Some(n) => println!(
             "{}: {} ({}; {} notice to the reporter queued)",
             case.id,
-            change.event,
-            state,
+            done.event,
+            done.state,
             n.name()
         ),
-        None => println!("{}: {} ({state})", case.id, change.event),
+        None => println!("{}: {} ({})", case.id, done.event, done.state),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn notice_mail(
-    cfg: &Config,
-    templates: &Templates,
-    case_id: &CaseId,
-    c: &crate::store::cases::CaseRow,
-    notice: Notice,
-    conn: &rusqlite::Connection,
-) -> Result<OutgoingMail> {
-    let ctx = advisory::notice_context(c, &cfg.project);
-    let body = templates.render_prose(&advisory::notice_template(notice), &ctx)?;
-    let (ids, last) = thread_ids(conn, &c.id, &c.reporter)?;
-    let token = format!("{:016x}", rand::random::<u64>());
-    Ok(to_reporter(
-        OutKind::Notice,
-        case_id,
-        &c.reporter,
-        &c.subject,
-        body,
-        ids,
-        last,
-        &token,
-        cfg.project.domain(),
-        Some(format!("notice:{}:{}", c.id, notice.name())),
-    ))
 }
 
 /// `secdesk credit ID --confirm`: the unconfirmed request mail made becomes

@@ -44,7 +44,7 @@ pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
 /// The intake task's state.
 pub struct Intake {
     /// The reloadable configuration and templates (SIGHUP swaps them).
-    pub live: tokio::sync::watch::Receiver<crate::daemon::Live>,
+    pub live: tokio::sync::watch::Receiver<crate::settings::Settings>,
     /// The IMAP settings the session was started with.
     pub imap: ImapConfig,
     pub store: Store,

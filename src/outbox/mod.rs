@@ -54,7 +54,7 @@ pub fn retry_delay(attempts: u32) -> Duration {
 pub struct Outbox {
     /// The reloadable configuration (SIGHUP swaps it): the project name and
     /// the rate limits held acknowledgements are released by.
-    pub live: tokio::sync::watch::Receiver<crate::daemon::Live>,
+    pub live: tokio::sync::watch::Receiver<crate::settings::Settings>,
     pub smtp: SmtpConfig,
     pub store: Store,
     pub client: smtp::SmtpClient,

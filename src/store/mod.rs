@@ -12,9 +12,9 @@
 pub mod cases;
 pub mod inbound;
 pub mod outbox;
+pub mod reminders;
 pub mod schema;
 pub mod service;
-pub mod sla;
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::Write;
@@ -505,7 +505,7 @@ mod migration_tests {
         assert_eq!(case.workaround, None);
         // The new tables work on the old data.
         assert!(
-            crate::store::sla::awaiting_response(store.conn())
+            crate::store::reminders::awaiting_response(store.conn())
                 .unwrap()
                 .len()
                 == 1

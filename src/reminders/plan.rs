@@ -1,30 +1,18 @@
-//! The reminder scan: keeps the security lead from missing the policy's
-//! 48-hour promise.
-//!
-//! On every `sla.scan` tick (and once at start, to catch up after downtime)
-//! the scan looks at open cases no person has answered, decides per case the
-//! one threshold that fires now ([`crate::case::sla::firing`]), and queues
-//! one mail per recipient listing every case due, most urgent first. The
-//! thresholds, the events and the outbox rows commit in one transaction, and
-//! the store's primary key on (case, threshold) makes each fire once —
-//! whatever the timing, however often the daemon restarts.
+//! What the reminder scan decides, as plain functions: which threshold of
+//! the 48-hour window fires for each waiting case, one digest per recipient
+//! (most urgent case first), and the reminder or escalation mail itself.
+//! No store, no clock: cases and `now` in, mails out.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
 
 use crate::case::sla::{firing, human_duration, local_and_utc, Firing, Threshold};
 use crate::config::Config;
-use crate::intake::blocking;
 use crate::mail::compose::{new_message_id, OutKind, OutgoingMail, ProjectView};
-use crate::store::sla::{self as rows, AwaitingCase};
-use crate::store::{outbox, record_event, Store};
+use crate::store::reminders::AwaitingCase;
 use crate::templates::Templates;
 
 /// One case in a reminder or escalation mail.
@@ -45,9 +33,9 @@ pub struct DueItem {
     pub due_at: DateTime<Utc>,
 }
 
-/// The mails one scan sends: one per recipient.
+/// One reminder or escalation mail: everything due for one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
+pub struct Digest {
     pub recipient: String,
     pub escalation: bool,
     pub items: Vec<DueItem>,
@@ -67,11 +55,11 @@ pub fn firings(
         .collect()
 }
 
-/// Groups firings into one notice per recipient, most urgent case first.
+/// Groups firings into one digest per recipient, most urgent case first.
 /// Reminders go to the lead and the case's assignee; an escalation also to
 /// `team.escalation`.
-pub fn notices(fired: &[(AwaitingCase, Firing)], now: DateTime<Utc>, cfg: &Config) -> Vec<Notice> {
-    let mut by: BTreeMap<String, Notice> = BTreeMap::new();
+pub fn digests(fired: &[(AwaitingCase, Firing)], now: DateTime<Utc>, cfg: &Config) -> Vec<Digest> {
+    let mut by: BTreeMap<String, Digest> = BTreeMap::new();
     for (c, f) in fired {
         let escalate = f.fire == Threshold::Escalate;
         let left = crate::case::sla::time_left(c.response_due_at, now);
@@ -103,7 +91,7 @@ pub fn notices(fired: &[(AwaitingCase, Firing)], now: DateTime<Utc>, cfg: &Confi
             to.extend(cfg.team.escalation.iter());
         }
         for r in to {
-            let n = by.entry(r.clone()).or_insert_with(|| Notice {
+            let n = by.entry(r.clone()).or_insert_with(|| Digest {
                 recipient: r.clone(),
                 escalation: false,
                 items: Vec::new(),
@@ -114,7 +102,7 @@ pub fn notices(fired: &[(AwaitingCase, Firing)], now: DateTime<Utc>, cfg: &Confi
             }
         }
     }
-    let mut out: Vec<Notice> = by.into_values().collect();
+    let mut out: Vec<Digest> = by.into_values().collect();
     for n in &mut out {
         n.items
             .sort_by(|a, b| a.due_at.cmp(&b.due_at).then(a.id.cmp(&b.id)));
@@ -123,7 +111,7 @@ pub fn notices(fired: &[(AwaitingCase, Firing)], now: DateTime<Utc>, cfg: &Confi
 }
 
 #[derive(Serialize)]
-struct NoticeContext<'a> {
+struct DigestContext<'a> {
     project: ProjectView,
     count: usize,
     one: bool,
@@ -132,15 +120,15 @@ struct NoticeContext<'a> {
     cases: &'a [DueItem],
 }
 
-/// The outgoing mail for a notice.
+/// The outgoing mail for a digest.
 pub fn compose(
-    n: &Notice,
+    n: &Digest,
     cfg: &Config,
     templates: &Templates,
     token: &str,
 ) -> Result<OutgoingMail> {
-    let first = n.items.first().context("a notice without cases")?;
-    let ctx = NoticeContext {
+    let first = n.items.first().context("a digest without cases")?;
+    let ctx = DigestContext {
         project: ProjectView::from_config(&cfg.project),
         count: n.items.len(),
         one: n.items.len() == 1,
@@ -183,101 +171,6 @@ pub fn compose(
         references: Vec::new(),
         dedup_key: format!("{}:{}:{}", kind.as_str(), n.recipient, token),
     })
-}
-
-/// Runs one scan at `now`: records what fires and queues the mails (or,
-/// with `dry_run`, only says what it would queue).
-pub fn scan(
-    store: &mut Store,
-    cfg: &Config,
-    templates: &Templates,
-    now: DateTime<Utc>,
-    dry_run: bool,
-) -> Result<Vec<OutgoingMail>> {
-    if dry_run {
-        let cases = rows::awaiting_response(store.conn())?;
-        let fired = firings(&cases, now, cfg);
-        return notices(&fired, now, cfg)
-            .iter()
-            .map(|n| compose(n, cfg, templates, "dry-run"))
-            .collect();
-    }
-    store.write(|tx| {
-        let cases = rows::awaiting_response(tx)?;
-        let mut fired = Vec::new();
-        for (c, f) in firings(&cases, now, cfg) {
-            if !rows::record_threshold(tx, &c.id, &f.fire.key(), now, true)? {
-                continue;
-            }
-            for s in &f.skip {
-                rows::record_threshold(tx, &c.id, &s.key(), now, false)?;
-            }
-            let (kind, what) = match f.fire {
-                Threshold::Escalate => (
-                    "escalation_queued",
-                    "the response deadline passed".to_string(),
-                ),
-                Threshold::Remind(d) => (
-                    "reminder_queued",
-                    format!(
-                        "{} before the response deadline",
-                        human_duration(d.as_secs() as i64)
-                    ),
-                ),
-            };
-            record_event(tx, Some(&c.id), now, kind, "secdesk", &what)?;
-            fired.push((c, f));
-        }
-        let mut mails = Vec::new();
-        for n in notices(&fired, now, cfg) {
-            let token = format!("{:016x}", rand::random::<u64>());
-            let mail = compose(&n, cfg, templates, &token)?;
-            outbox::enqueue(tx, &mail, now)?;
-            mails.push(mail);
-        }
-        Ok(mails)
-    })
-}
-
-/// The scheduler task: a scan at start, then one per `sla.scan` tick.
-pub struct Scheduler {
-    /// The reloadable configuration and templates (SIGHUP swaps them).
-    pub live: tokio::sync::watch::Receiver<crate::daemon::Live>,
-    pub store: Store,
-    pub outbox_wake: Arc<Notify>,
-}
-
-impl Scheduler {
-    pub async fn run(mut self, shutdown: CancellationToken) {
-        loop {
-            // The configuration of this tick: a reload changes the next one.
-            let live = self.live.borrow().clone();
-            let now = Utc::now();
-            match blocking(|| scan(&mut self.store, &live.config, &live.templates, now, false)) {
-                Ok(mails) if !mails.is_empty() => {
-                    info!(mails = mails.len(), "reminders queued");
-                    self.outbox_wake.notify_one();
-                }
-                Ok(_) => {}
-                Err(e) => warn!(error = %format!("{e:#}"), "reminder scan failed"),
-            }
-            let next = live.config.sla.scan.after(&Utc::now()).next();
-            let Some(next) = next else {
-                // Validated at load; never expected. Scan again in a minute.
-                warn!("sla.scan gives no next time; scanning again in 60s");
-                tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
-                    _ = shutdown.cancelled() => return,
-                }
-                continue;
-            };
-            let wait = (next - Utc::now()).to_std().unwrap_or_default();
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.cancelled() => return,
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -331,7 +224,7 @@ timezone = "Europe/Berlin"
         ];
         let fired = firings(&cases, t0(), &c);
         assert_eq!(fired.len(), 2, "the 30h case is not due yet");
-        let ns = notices(&fired, t0(), &c);
+        let ns = digests(&fired, t0(), &c);
         let lead = ns
             .iter()
             .find(|n| n.recipient == "lead@example.org")
@@ -351,7 +244,7 @@ timezone = "Europe/Berlin"
     fn escalations_reach_the_escalation_list_and_the_lead() {
         let c = cfg();
         let cases = vec![case("SEC-2026-0001", -1, None)];
-        let ns = notices(&firings(&cases, t0(), &c), t0(), &c);
+        let ns = digests(&firings(&cases, t0(), &c), t0(), &c);
         let who: Vec<&str> = ns.iter().map(|n| n.recipient.as_str()).collect();
         assert_eq!(who, vec!["cto@example.org", "lead@example.org"]);
         assert!(ns.iter().all(|n| n.escalation));
@@ -366,7 +259,7 @@ timezone = "Europe/Berlin"
             case("SEC-2026-0001", 3, None),
             case("SEC-2026-0002", 11, None),
         ];
-        let ns = notices(&firings(&cases, t0(), &c), t0(), &c);
+        let ns = digests(&firings(&cases, t0(), &c), t0(), &c);
         let m = compose(&ns[0], &c, &t, "tok").unwrap();
         assert_eq!(m.kind, OutKind::Reminder);
         assert_eq!(
@@ -379,7 +272,7 @@ timezone = "Europe/Berlin"
             m.body
         );
         assert!(m.body.contains("secdesk reply SEC-2026-0001"));
-        let esc = notices(
+        let esc = digests(
             &firings(&[case("SEC-2026-0001", -2, None)], t0(), &c),
             t0(),
             &c,

@@ -1,0 +1,117 @@
+//! The reminder task: a scan in one transaction on every `sla.scan` tick
+//! (and once at start, to catch up after downtime). The thresholds, their
+//! events and the digests commit together, and the store's primary key on
+//! (case, threshold) makes each fire once — whatever the timing, however
+//! often the daemon restarts.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::plan::{compose, digests, firings};
+use crate::case::sla::{human_duration, Threshold};
+use crate::config::Config;
+use crate::intake::blocking;
+use crate::mail::compose::OutgoingMail;
+use crate::store::reminders as rows;
+use crate::store::{outbox, record_event, Store};
+use crate::templates::Templates;
+
+/// Runs one scan at `now`: records what fires and queues the mails (or,
+/// with `dry_run`, only says what it would queue).
+pub fn scan(
+    store: &mut Store,
+    cfg: &Config,
+    templates: &Templates,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<Vec<OutgoingMail>> {
+    if dry_run {
+        let cases = rows::awaiting_response(store.conn())?;
+        let fired = firings(&cases, now, cfg);
+        return digests(&fired, now, cfg)
+            .iter()
+            .map(|n| compose(n, cfg, templates, "dry-run"))
+            .collect();
+    }
+    store.write(|tx| {
+        let cases = rows::awaiting_response(tx)?;
+        let mut fired = Vec::new();
+        for (c, f) in firings(&cases, now, cfg) {
+            if !rows::record_threshold(tx, &c.id, &f.fire.key(), now, true)? {
+                continue;
+            }
+            for s in &f.skip {
+                rows::record_threshold(tx, &c.id, &s.key(), now, false)?;
+            }
+            let (kind, what) = match f.fire {
+                Threshold::Escalate => (
+                    "escalation_queued",
+                    "the response deadline passed".to_string(),
+                ),
+                Threshold::Remind(d) => (
+                    "reminder_queued",
+                    format!(
+                        "{} before the response deadline",
+                        human_duration(d.as_secs() as i64)
+                    ),
+                ),
+            };
+            record_event(tx, Some(&c.id), now, kind, "secdesk", &what)?;
+            fired.push((c, f));
+        }
+        let mut mails = Vec::new();
+        for n in digests(&fired, now, cfg) {
+            let token = format!("{:016x}", rand::random::<u64>());
+            let mail = compose(&n, cfg, templates, &token)?;
+            outbox::enqueue(tx, &mail, now)?;
+            mails.push(mail);
+        }
+        Ok(mails)
+    })
+}
+
+/// The scheduler task: a scan at start, then one per `sla.scan` tick.
+pub struct Scheduler {
+    /// The reloadable configuration and templates (SIGHUP swaps them).
+    pub live: tokio::sync::watch::Receiver<crate::settings::Settings>,
+    pub store: Store,
+    pub outbox_wake: Arc<Notify>,
+}
+
+impl Scheduler {
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        loop {
+            // The configuration of this tick: a reload changes the next one.
+            let live = self.live.borrow().clone();
+            let now = Utc::now();
+            match blocking(|| scan(&mut self.store, &live.config, &live.templates, now, false)) {
+                Ok(mails) if !mails.is_empty() => {
+                    info!(mails = mails.len(), "reminders queued");
+                    self.outbox_wake.notify_one();
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %format!("{e:#}"), "reminder scan failed"),
+            }
+            let next = live.config.sla.scan.after(&Utc::now()).next();
+            let Some(next) = next else {
+                // Validated at load; never expected. Scan again in a minute.
+                warn!("sla.scan gives no next time; scanning again in 60s");
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+                continue;
+            };
+            let wait = (next - Utc::now()).to_std().unwrap_or_default();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+}

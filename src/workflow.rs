@@ -1,0 +1,244 @@
+//! A lead's step on a case, applied: each one decided by
+//! [`crate::case::workflow::decide`] (or, for a reply, a response, an
+//! assignment, by the rule here) and committed in one transaction with its
+//! audit event and, where the policy asks for it, the reporter's notice in
+//! the outbox. The CLI parses arguments and prints; this is where the
+//! lead's authority meets the store.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+
+use crate::case::workflow::{decide, Action, Change, Notice, Refused, Snapshot};
+use crate::case::CaseId;
+use crate::config::Config;
+use crate::mail::compose::{to_reporter, OutKind};
+use crate::mail::parse::{clean_address, clean_line};
+use crate::notices::notice_mail;
+use crate::store::cases::{get_case, thread_ids, CaseRow};
+use crate::store::inbound::record_first_response;
+use crate::store::{outbox, record_event, ts, Store};
+use crate::templates::Templates;
+
+/// What a step did, for the CLI to say.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub event: &'static str,
+    /// The case's state after the step.
+    pub state: String,
+    /// The notice queued to the reporter, if any.
+    pub notice: Option<Notice>,
+    /// Said to the lead, never mailed (a severity that disagrees with CVSS).
+    pub warnings: Vec<String>,
+}
+
+/// A fresh random token for a Message-ID we send.
+fn token() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+fn case_id(cfg: &Config, case: &CaseRow) -> Result<CaseId> {
+    CaseId::parse(&case.id, &cfg.project.case_prefix).with_context(|| {
+        format!(
+            "case {} does not have a {} id",
+            case.id, cfg.project.case_prefix
+        )
+    })
+}
+
+/// Applies `action` to `case` as `actor` at `now`. A step the policy does
+/// not allow is a [`Refused`] error, in the lead's words.
+pub fn apply(
+    store: &mut Store,
+    cfg: &Config,
+    templates: &Templates,
+    case: &CaseRow,
+    action: Action,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Applied> {
+    let id = case_id(cfg, case)?;
+    let snapshot = Snapshot {
+        id: id.clone(),
+        state: case
+            .state
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("case {}: {e}", case.id))?,
+        severity: case.severity.clone(),
+        fixed_version: case.fixed_version.clone(),
+        affected_versions: case.affected_versions.clone(),
+    };
+    let change = decide(&snapshot, action, &ts(now))?;
+    let notice = store.write(|tx| commit(tx, cfg, templates, &id, &change, actor, now))?;
+    Ok(Applied {
+        event: change.event,
+        state: change
+            .state
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| case.state.clone()),
+        notice,
+        warnings: change.warnings,
+    })
+}
+
+/// Writes one decided change: state, fields, event, and the notice.
+fn commit(
+    tx: &rusqlite::Transaction<'_>,
+    cfg: &Config,
+    templates: &Templates,
+    id: &CaseId,
+    change: &Change,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Notice>> {
+    let case = id.to_string();
+    if let Some(s) = change.state {
+        tx.execute(
+            "UPDATE cases SET state = ?2 WHERE id = ?1",
+            rusqlite::params![case, s.as_str()],
+        )
+        .with_context(|| format!("setting {case} to {s}"))?;
+    }
+    for (field, value) in &change.set {
+        // Column names come from a closed enum, never from input.
+        tx.execute(
+            &format!("UPDATE cases SET {} = ?2 WHERE id = ?1", field.column()),
+            rusqlite::params![case, value],
+        )
+        .with_context(|| format!("setting {} on {case}", field.column()))?;
+    }
+    record_event(tx, Some(&case), now, change.event, actor, &change.detail)?;
+    let Some(notice) = change.notice else {
+        return Ok(None);
+    };
+    let after = get_case(tx, &case)?.with_context(|| format!("case {case} vanished"))?;
+    if after.reporter.is_empty() {
+        record_event(
+            tx,
+            Some(&case),
+            now,
+            "notice_skipped",
+            "secdesk",
+            "no reporter address",
+        )?;
+        return Ok(None);
+    }
+    let (ids, last) = thread_ids(tx, &case, &after.reporter)?;
+    let mail = notice_mail(
+        templates,
+        &cfg.project,
+        id,
+        &after,
+        notice,
+        ids,
+        last,
+        &token(),
+    )?;
+    outbox::enqueue(tx, &mail, now)?;
+    record_event(
+        tx,
+        Some(&case),
+        now,
+        "notice_queued",
+        "secdesk",
+        &format!("{} notice to the reporter", notice.name()),
+    )?;
+    Ok(Some(notice))
+}
+
+/// Queues the lead's reply `body` to the case's reporter (threaded, from
+/// the security address) and stops the 48-hour clock. Returns the
+/// Message-ID it will carry.
+pub fn reply(
+    store: &mut Store,
+    cfg: &Config,
+    case: &CaseRow,
+    body: String,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    if case.reporter.is_empty() {
+        return Err(Refused(format!("{} has no reporter address to reply to", case.id)).into());
+    }
+    let (ids, last) = store.thread_ids(&case.id, &case.reporter)?;
+    let mail = to_reporter(
+        OutKind::Reply,
+        &case_id(cfg, case)?,
+        &case.reporter,
+        &case.subject,
+        body,
+        ids,
+        last,
+        &token(),
+        cfg.project.domain(),
+        None,
+    );
+    let message_id = mail.message_id.clone();
+    store.write(|tx| {
+        outbox::enqueue(tx, &mail, now)?;
+        record_first_response(tx, &case.id, now, true)?;
+        record_event(
+            tx,
+            Some(&case.id),
+            now,
+            "reply_queued",
+            actor,
+            &format!("reply to the reporter queued (Message-ID <{message_id}>)"),
+        )
+    })?;
+    Ok(message_id)
+}
+
+/// Records that the reporter was answered another way (`note` says how):
+/// stops the clock.
+pub fn responded(
+    store: &mut Store,
+    case: &CaseRow,
+    note: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let note = clean_line(note, 2000);
+    if note.is_empty() {
+        return Err(Refused("--note: say how the reporter was answered".into()).into());
+    }
+    store.write(|tx| {
+        record_first_response(tx, &case.id, now, true)?;
+        record_event(
+            tx,
+            Some(&case.id),
+            now,
+            "human_response",
+            actor,
+            &format!("responded another way: {note}"),
+        )
+    })
+}
+
+/// Makes `address` the case's assignee (who gets its reminders with the
+/// lead); returns the address as recorded.
+pub fn assign(
+    store: &mut Store,
+    case: &CaseRow,
+    address: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let addr = clean_address(address)
+        .ok_or_else(|| Refused(format!("{address:?} is not a mail address")))?;
+    store.write(|tx| {
+        tx.execute(
+            "UPDATE cases SET assignee = ?2 WHERE id = ?1",
+            rusqlite::params![case.id, addr],
+        )
+        .with_context(|| format!("assigning {}", case.id))?;
+        record_event(
+            tx,
+            Some(&case.id),
+            now,
+            "assigned",
+            actor,
+            &format!("assigned to {addr}"),
+        )
+    })?;
+    Ok(addr)
+}
