@@ -46,7 +46,7 @@ pub mod markdown;
 pub mod notices;
 pub mod outbox;
 pub mod reminders;
-pub mod service;
+
 pub mod settings;
 pub mod stats;
 pub mod store;

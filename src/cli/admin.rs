@@ -18,7 +18,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::{open_store, UsageError};
 use crate::case::sla::human_duration;
 use crate::config::Config;
-use crate::store::service::{stalest_sync, status as read_status};
+use crate::store::daemon_state::{stalest_sync, status as read_status};
 use crate::store::{parse_ts, snapshot_into, Store};
 
 /// `secdesk status`: exit 1 when intake has not synced within `max_age`.

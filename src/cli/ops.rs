@@ -10,34 +10,9 @@ use crate::config::Config;
 use crate::store::Store;
 use crate::templates::BUILT_IN;
 
-/// Builds the runtime and runs the daemon until SIGTERM or SIGINT.
+/// `secdesk run`: the daemon, until SIGTERM or SIGINT.
 pub fn run(cfg: Config) -> Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    rt.block_on(async {
-        use tokio::signal::unix::{signal, SignalKind};
-        // Signal streams are created once, before anything can block.
-        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-        let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
-        let (tx, rx) = tokio::sync::mpsc::channel(8);
-        tokio::spawn(async move {
-            loop {
-                let s = tokio::select! {
-                    _ = term.recv() => crate::daemon::Signal::Stop,
-                    _ = int.recv() => crate::daemon::Signal::Stop,
-                    _ = hup.recv() => crate::daemon::Signal::Reload,
-                };
-                if tx.send(s).await.is_err() {
-                    return;
-                }
-            }
-        });
-        crate::daemon::run(cfg, rx).await
-    })?;
+    crate::daemon::serve(cfg)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -50,7 +50,7 @@ pub struct Intake {
     pub store: Store,
     /// Woken after every filed message: acknowledgements are waiting.
     pub outbox_wake: Arc<Notify>,
-    pub health: Arc<crate::service::Health>,
+    pub health: Arc<crate::daemon::systemd::Health>,
 }
 
 /// A jittered exponential backoff.
@@ -93,7 +93,7 @@ impl Intake {
                     let wait = backoff.next_wait();
                     let text = format!("{e:#}");
                     let _ = blocking(|| {
-                        crate::store::service::set(
+                        crate::store::daemon_state::set(
                             self.store.conn(),
                             "intake_error",
                             &text,
@@ -126,7 +126,7 @@ impl Intake {
             "IMAP session open"
         );
         blocking(|| {
-            crate::store::service::set(
+            crate::store::daemon_state::set(
                 self.store.conn(),
                 "intake_mode",
                 if idle { "idle" } else { "poll" },
@@ -153,7 +153,7 @@ impl Intake {
             }
             backoff.reset(BACKOFF_START);
             self.health.intake_beat();
-            blocking(|| crate::store::service::clear(self.store.conn(), "intake_error"))?;
+            blocking(|| crate::store::daemon_state::clear(self.store.conn(), "intake_error"))?;
             if shutdown.is_cancelled() {
                 let _ = timed(t, "LOGOUT", async { Ok(session.logout().await?) }).await;
                 return Ok(());

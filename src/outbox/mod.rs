@@ -59,7 +59,7 @@ pub struct Outbox {
     pub store: Store,
     pub client: smtp::SmtpClient,
     pub wake: Arc<Notify>,
-    pub health: Arc<crate::service::Health>,
+    pub health: Arc<crate::daemon::systemd::Health>,
 }
 
 impl Outbox {

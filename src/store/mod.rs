@@ -10,11 +10,11 @@
 //! decided, [`cases`] reads cases for the CLI, [`outbox`] is the send queue.
 
 pub mod cases;
+pub mod daemon_state;
 pub mod inbound;
 pub mod outbox;
 pub mod reminders;
 pub mod schema;
-pub mod service;
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::Write;
