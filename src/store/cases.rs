@@ -8,6 +8,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
 use super::{parse_ts, ts, Store};
+use crate::case::State;
 
 /// One case as `cases --json` prints it. The first fields are the contract
 /// of DESIGN.md; the rest extend it.
@@ -122,16 +123,28 @@ impl CaseRow {
 
     pub fn is_closed(&self) -> bool {
         self.state
-            .parse::<crate::case::State>()
+            .parse::<State>()
             .map(|s| s.is_closed())
             .unwrap_or(false)
     }
 }
 
+/// The closed states as an SQL list (`'invalid', 'duplicate', …`), made
+/// from [`State::is_closed`] so the queries and the rules never disagree.
+/// The names are our own constants, never input.
+pub(crate) fn closed_states_sql() -> String {
+    State::ALL
+        .iter()
+        .filter(|s| s.is_closed())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Filters for [`Store::list_cases`].
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
-    pub state: Option<crate::case::State>,
+    pub state: Option<State>,
     /// Only cases past their response deadline with no human response.
     pub overdue_at: Option<DateTime<Utc>>,
 }
@@ -201,14 +214,16 @@ impl Store {
             args.push(ts(now));
             sql.push_str(&format!(
                 " AND first_response_at IS NULL AND response_due_at < ?{}
-                  AND state NOT IN ('invalid', 'duplicate', 'disclosed')",
-                args.len()
+                  AND state NOT IN ({})",
+                args.len(),
+                closed_states_sql()
             ));
         }
         sql.push_str(" ORDER BY received_at DESC, seq DESC");
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare(&sql).context("listing cases")?;
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), case_row)?
+            .query_map(rusqlite::params_from_iter(args.iter()), case_row)
+            .context("listing cases")?
             .collect::<rusqlite::Result<Vec<_>>>()
             .context("listing cases")?;
         Ok(rows)
@@ -226,31 +241,33 @@ impl Store {
             "SELECT id, kind, from_address, to_addresses, subject, message_id, date, classification,
                     body_text, received_at
              FROM messages WHERE case_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([id], |r| {
-            let to: String = r.get(3)?;
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(9)?,
-                MessageView {
-                    direction: "in",
-                    kind: r.get(1)?,
-                    from: r.get(2)?,
-                    to: to
-                        .split(", ")
-                        .filter(|s| !s.is_empty())
-                        .map(String::from)
-                        .collect(),
-                    subject: r.get(4)?,
-                    message_id: r.get(5)?,
-                    date: r.get::<_, Option<String>>(6)?,
-                    classification: r.get(7)?,
-                    status: None,
-                    body: r.get(8)?,
-                    attachments: Vec::new(),
-                },
-            ))
-        })?;
+        ).context("reading messages")?;
+        let rows = stmt
+            .query_map([id], |r| {
+                let to: String = r.get(3)?;
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(9)?,
+                    MessageView {
+                        direction: "in",
+                        kind: r.get(1)?,
+                        from: r.get(2)?,
+                        to: to
+                            .split(", ")
+                            .filter(|s| !s.is_empty())
+                            .map(String::from)
+                            .collect(),
+                        subject: r.get(4)?,
+                        message_id: r.get(5)?,
+                        date: r.get::<_, Option<String>>(6)?,
+                        classification: r.get(7)?,
+                        status: None,
+                        body: r.get(8)?,
+                        attachments: Vec::new(),
+                    },
+                ))
+            })
+            .context("reading a case's messages")?;
         for row in rows {
             let (row_id, received_at, mut view) = row?;
             view.attachments = self.attachments(row_id)?;
@@ -260,32 +277,37 @@ impl Store {
             }
             out.push((received_at, view));
         }
-        let mut stmt = self.conn.prepare(
-            "SELECT kind, recipients, subject, message_id, created_at, sent_at, status, body,
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT kind, recipients, subject, message_id, created_at, sent_at, status, body,
                     last_error
              FROM outbox WHERE case_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([id], |r| {
-            let to: String = r.get(1)?;
-            let created: String = r.get(4)?;
-            let sent: Option<String> = r.get(5)?;
-            Ok((
-                created.clone(),
-                MessageView {
-                    direction: "out",
-                    kind: r.get(0)?,
-                    from: String::new(),
-                    to: serde_json::from_str(&to).unwrap_or_default(),
-                    subject: r.get(2)?,
-                    message_id: r.get(3)?,
-                    date: Some(sent.unwrap_or(created)),
-                    classification: None,
-                    status: Some(r.get(6)?),
-                    body: r.get(7)?,
-                    attachments: Vec::new(),
-                },
-            ))
-        })?;
+            )
+            .context("reading outbox")?;
+        let rows = stmt
+            .query_map([id], |r| {
+                let to: String = r.get(1)?;
+                let created: String = r.get(4)?;
+                let sent: Option<String> = r.get(5)?;
+                Ok((
+                    created.clone(),
+                    MessageView {
+                        direction: "out",
+                        kind: r.get(0)?,
+                        from: String::new(),
+                        to: serde_json::from_str(&to).unwrap_or_default(),
+                        subject: r.get(2)?,
+                        message_id: r.get(3)?,
+                        date: Some(sent.unwrap_or(created)),
+                        classification: None,
+                        status: Some(r.get(6)?),
+                        body: r.get(7)?,
+                        attachments: Vec::new(),
+                    },
+                ))
+            })
+            .context("reading a case's outbox")?;
         for row in rows {
             out.push(row?);
         }
@@ -294,10 +316,13 @@ impl Store {
     }
 
     fn attachments(&self, message_row: i64) -> Result<Vec<AttachmentView>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT display_name, content_type, size, sha256 FROM attachments
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT display_name, content_type, size, sha256 FROM attachments
              WHERE message_row = ?1 ORDER BY id",
-        )?;
+            )
+            .context("reading attachments")?;
         let rows = stmt
             .query_map([message_row], |r| {
                 Ok(AttachmentView {
@@ -306,7 +331,8 @@ impl Store {
                     size: r.get(2)?,
                     sha256: r.get(3)?,
                 })
-            })?
+            })
+            .context("reading attachments")?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -315,7 +341,8 @@ impl Store {
     pub fn case_events(&self, id: &str) -> Result<Vec<EventView>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT at, kind, actor, detail FROM events WHERE case_id = ?1 ORDER BY id")?;
+            .prepare("SELECT at, kind, actor, detail FROM events WHERE case_id = ?1 ORDER BY id")
+            .context("reading events")?;
         let rows = stmt
             .query_map([id], |r| {
                 Ok(EventView {
@@ -324,7 +351,8 @@ impl Store {
                     actor: r.get(2)?,
                     detail: r.get(3)?,
                 })
-            })?
+            })
+            .context("reading a case's events")?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -334,7 +362,7 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT received_at, kind, classification, from_address, subject, reason, sha256, size
              FROM messages WHERE case_id IS NULL ORDER BY id DESC LIMIT ?1",
-        )?;
+        ).context("reading messages")?;
         let rows = stmt
             .query_map(params![limit], |r| {
                 Ok(UnfiledView {
@@ -347,7 +375,8 @@ impl Store {
                     sha256: r.get(6)?,
                     size: r.get(7)?,
                 })
-            })?
+            })
+            .context("reading unfiled messages")?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -378,17 +407,20 @@ pub fn thread_ids(
     id: &str,
     reporter: &str,
 ) -> Result<(Vec<String>, Option<String>)> {
-    let mut stmt = conn.prepare(
-        "SELECT message_id, from_address, received_at FROM messages
+    let mut stmt = conn
+        .prepare(
+            "SELECT message_id, from_address, received_at FROM messages
              WHERE case_id = ?1 AND message_id IS NOT NULL
              UNION ALL
              SELECT message_id, '', created_at FROM outbox WHERE case_id = ?1
              ORDER BY 3",
-    )?;
+        )
+        .context("reading messages")?;
     let rows = stmt
         .query_map([id], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?
+        })
+        .context("reading a case's thread")?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let last_from_reporter = rows
         .iter()

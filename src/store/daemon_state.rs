@@ -22,15 +22,19 @@ pub fn set(conn: &Connection, key: &str, value: &str, now: DateTime<Utc>) -> Res
 
 /// Removes `key`.
 pub fn clear(conn: &Connection, key: &str) -> Result<()> {
-    conn.execute("DELETE FROM service_state WHERE key = ?1", [key])?;
+    conn.execute("DELETE FROM service_state WHERE key = ?1", [key])
+        .context("deleting from service_state")?;
     Ok(())
 }
 
 /// Every key with its value and when it was set.
 pub fn all(conn: &Connection) -> Result<BTreeMap<String, (String, String)>> {
-    let mut stmt = conn.prepare("SELECT key, value, updated_at FROM service_state")?;
+    let mut stmt = conn
+        .prepare("SELECT key, value, updated_at FROM service_state")
+        .context("reading service_state")?;
     let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+        .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+        .context("reading service state")?
         .collect::<rusqlite::Result<BTreeMap<_, _>>>()?;
     Ok(rows)
 }
@@ -51,31 +55,41 @@ pub struct Status {
 
 /// Reads the figures.
 pub fn status(conn: &Connection) -> Result<Status> {
-    let mut stmt =
-        conn.prepare("SELECT mailbox, last_sync_at FROM mailbox_state ORDER BY mailbox")?;
+    let mut stmt = conn
+        .prepare("SELECT mailbox, last_sync_at FROM mailbox_state ORDER BY mailbox")
+        .context("reading mailbox_state")?;
     let last_sync = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .context("reading mailbox state")?
         .collect::<rusqlite::Result<BTreeMap<String, Option<String>>>>()?;
     let state = all(conn)?;
-    let (outbox_queued, outbox_oldest_queued_at): (i64, Option<String>) = conn.query_row(
-        "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'queued'",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let permanent_failures: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM outbox WHERE status = 'failed'",
-        [],
-        |r| r.get(0),
-    )?;
-    let next_deadline = conn
+    let (outbox_queued, outbox_oldest_queued_at): (i64, Option<String>) = conn
         .query_row(
-            "SELECT id, response_due_at FROM cases
-             WHERE first_response_at IS NULL AND state NOT IN ('invalid', 'duplicate', 'disclosed')
-             ORDER BY response_due_at LIMIT 1",
+            "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'queued'",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .optional()?;
+        .context("reading outbox")?;
+    let permanent_failures: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM outbox WHERE status = 'failed'",
+            [],
+            |r| r.get(0),
+        )
+        .context("reading outbox")?;
+    let next_deadline = conn
+        .query_row(
+            &format!(
+                "SELECT id, response_due_at FROM cases
+                 WHERE first_response_at IS NULL AND state NOT IN ({})
+                 ORDER BY response_due_at LIMIT 1",
+                super::cases::closed_states_sql()
+            ),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .context("reading the next deadline")?;
     Ok(Status {
         last_sync,
         intake_mode: state.get("intake_mode").map(|v| v.0.clone()),

@@ -107,10 +107,12 @@ pub fn seen_before(
             None => Seen::New { key },
         });
     };
-    let mut stmt = tx.prepare_cached(
-        "SELECT case_id, sha256, body_sha256, from_address FROM messages
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT case_id, sha256, body_sha256, from_address FROM messages
          WHERE message_id = ?1 ORDER BY id LIMIT 100",
-    )?;
+        )
+        .context("reading messages")?;
     let earlier = stmt
         .query_map([id], |r| {
             Ok(Earlier {
@@ -119,7 +121,8 @@ pub fn seen_before(
                 body_sha256: r.get(2)?,
                 from: r.get(3)?,
             })
-        })?
+        })
+        .context("looking up a Message-ID")?
         .collect::<rusqlite::Result<Vec<_>>>()
         .context("looking up a Message-ID")?;
     if earlier.is_empty() {
@@ -206,11 +209,13 @@ fn answers_our_mail(
     if reporter.is_empty() {
         return Ok(false);
     }
-    let mut stmt = tx.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM outbox o, json_each(o.recipients) r
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM outbox o, json_each(o.recipients) r
                         WHERE o.message_id = ?1 AND o.case_id = ?2 AND o.status = 'sent'
                           AND r.value = ?3)",
-    )?;
+        )
+        .context("reading outbox")?;
     for id in message_ids {
         let sent: bool = stmt
             .query_row(params![id, case, reporter], |r| r.get(0))
@@ -231,15 +236,18 @@ pub fn find_thread(
     tags: &[CaseId],
     prefix: &str,
 ) -> Result<Option<Thread>> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT case_id FROM messages WHERE message_id = ?1 AND case_id IS NOT NULL
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT case_id FROM messages WHERE message_id = ?1 AND case_id IS NOT NULL
          UNION
          SELECT case_id FROM outbox WHERE message_id = ?1 AND case_id IS NOT NULL
          LIMIT 2",
-    )?;
+        )
+        .context("reading messages")?;
     for id in message_ids {
         let cases = stmt
-            .query_map([id], |r| r.get::<_, String>(0))?
+            .query_map([id], |r| r.get::<_, String>(0))
+            .context("looking up References")?
             .collect::<rusqlite::Result<Vec<_>>>()
             .context("looking up References")?;
         if let [c] = cases.as_slice() {
@@ -258,10 +266,11 @@ pub fn find_thread(
 
 /// The id the next case of `year` gets.
 pub fn next_case_id(tx: &Transaction<'_>, prefix: &str, year: i32) -> Result<CaseId> {
-    let max: Option<i64> =
-        tx.query_row("SELECT MAX(seq) FROM cases WHERE year = ?1", [year], |r| {
+    let max: Option<i64> = tx
+        .query_row("SELECT MAX(seq) FROM cases WHERE year = ?1", [year], |r| {
             r.get(0)
-        })?;
+        })
+        .context("reading cases")?;
     let seq = u32::try_from(max.unwrap_or(0) + 1).context("case sequence overflow")?;
     Ok(CaseId {
         prefix: prefix.to_string(),
@@ -281,7 +290,8 @@ pub fn ack_counts(
 ) -> Result<AckCounts> {
     let since = ts(since);
     let count = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<u32> {
-        conn.prepare_cached(sql)?
+        conn.prepare_cached(sql)
+            .context("counting acknowledgements")?
             .query_row(args, |r| r.get(0))
             .context("counting acknowledgements")
     };
@@ -463,7 +473,8 @@ pub fn mark_synced(tx: &Transaction<'_>, mailbox: &str, now: DateTime<Utc>) -> R
     tx.execute(
         "UPDATE mailbox_state SET last_sync_at = ?2 WHERE mailbox = ?1",
         params![mailbox, ts(now)],
-    )?;
+    )
+    .context("updating mailbox_state")?;
     Ok(())
 }
 

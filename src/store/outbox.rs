@@ -83,12 +83,14 @@ pub fn release_held_acks(
     limits: &LimitsConfig,
     now: DateTime<Utc>,
 ) -> Result<Released> {
-    let mut stmt = tx.prepare(
-        "SELECT o.id, o.case_id, o.rate_key, o.rate_domain, c.first_response_at, c.state,
+    let mut stmt = tx
+        .prepare(
+            "SELECT o.id, o.case_id, o.rate_key, o.rate_domain, c.first_response_at, c.state,
                 c.response_due_at
          FROM outbox o LEFT JOIN cases c ON c.id = o.case_id
          WHERE o.status = 'held' ORDER BY o.id LIMIT 1000",
-    )?;
+        )
+        .context("reading outbox")?;
     let held = stmt
         .query_map([], |r| {
             Ok(Held {
@@ -100,7 +102,8 @@ pub fn release_held_acks(
                 state: r.get(5)?,
                 due: r.get(6)?,
             })
-        })?
+        })
+        .context("reading held acknowledgements")?
         .collect::<rusqlite::Result<Vec<_>>>()
         .context("reading held acknowledgements")?;
     drop(stmt);
@@ -130,7 +133,8 @@ pub fn release_held_acks(
             tx.execute(
                 "UPDATE outbox SET status = 'cancelled', last_error = ?2 WHERE id = ?1",
                 params![h.id, why],
-            )?;
+            )
+            .context("updating outbox")?;
             super::record_event(tx, h.case.as_deref(), now, "ack_cancelled", "secdesk", why)?;
             done.cancelled += 1;
             continue;
@@ -147,7 +151,8 @@ pub fn release_held_acks(
             "UPDATE outbox SET status = 'queued', released_at = ?2, next_attempt_at = ?2
              WHERE id = ?1",
             params![h.id, ts(now)],
-        )?;
+        )
+        .context("updating outbox")?;
         super::record_event(
             tx,
             h.case.as_deref(),
@@ -230,11 +235,13 @@ pub fn next_due(conn: &Connection, now: DateTime<Utc>) -> Result<Option<QueuedMa
 
 /// When the next queued row falls due, if any is queued.
 pub fn next_due_at(conn: &Connection) -> Result<Option<DateTime<Utc>>> {
-    let s: Option<String> = conn.query_row(
-        "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'queued'",
-        [],
-        |r| r.get(0),
-    )?;
+    let s: Option<String> = conn
+        .query_row(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'queued'",
+            [],
+            |r| r.get(0),
+        )
+        .context("reading outbox")?;
     Ok(s.as_deref().and_then(super::parse_ts))
 }
 
@@ -245,15 +252,10 @@ pub fn mark_sent(tx: &Transaction<'_>, m: &QueuedMail, now: DateTime<Utc>) -> Re
         "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL
          WHERE id = ?1",
         params![m.id, ts(now)],
-    )?;
+    ).context("updating outbox")?;
     if let Some(case) = &m.case_id {
         if m.kind == "ack" {
-            tx.execute(
-                "UPDATE cases SET acknowledged_at = COALESCE(acknowledged_at, ?2),
-                     state = CASE WHEN state = 'new' THEN 'acknowledged' ELSE state END
-                 WHERE id = ?1",
-                params![case, ts(now)],
-            )?;
+            acknowledge(tx, case, now)?;
         }
         super::record_event(
             tx,
@@ -270,6 +272,32 @@ pub fn mark_sent(tx: &Transaction<'_>, m: &QueuedMail, now: DateTime<Utc>) -> Re
     Ok(())
 }
 
+/// The acknowledgement went out: the case is acknowledged, and — the one
+/// step the daemon takes itself — `new` becomes `acknowledged` through the
+/// state machine like every other step (a case the lead already moved on
+/// keeps its state).
+fn acknowledge(tx: &Transaction<'_>, case: &str, now: DateTime<Utc>) -> Result<()> {
+    let state: Option<String> = tx
+        .query_row("SELECT state FROM cases WHERE id = ?1", [case], |r| {
+            r.get(0)
+        })
+        .optional()
+        .with_context(|| format!("reading the state of {case}"))?;
+    let next = state
+        .as_deref()
+        .and_then(|s| s.parse::<State>().ok())
+        .filter(|s| s.can_become(State::Acknowledged))
+        .map(|_| State::Acknowledged.as_str());
+    tx.execute(
+        "UPDATE cases SET acknowledged_at = COALESCE(acknowledged_at, ?2),
+             state = COALESCE(?3, state)
+         WHERE id = ?1",
+        params![case, ts(now), next],
+    )
+    .with_context(|| format!("marking {case} acknowledged"))?;
+    Ok(())
+}
+
 /// A transient failure: try again at `next`.
 pub fn mark_retry(
     tx: &Transaction<'_>,
@@ -281,7 +309,8 @@ pub fn mark_retry(
         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3
          WHERE id = ?1",
         params![m.id, ts(next), error],
-    )?;
+    )
+    .context("updating outbox")?;
     Ok(())
 }
 
@@ -296,12 +325,13 @@ pub fn mark_failed(
     tx.execute(
         "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
         params![m.id, error],
-    )?;
+    ).context("updating outbox")?;
     if let Some(case) = &m.case_id {
         tx.execute(
             "UPDATE cases SET send_failure = ?2 WHERE id = ?1",
             params![case, format!("{} to {}: {error}", m.kind, m.to.join(", "))],
-        )?;
+        )
+        .context("updating cases")?;
         super::record_event(
             tx,
             Some(case),

@@ -22,14 +22,16 @@ pub struct AwaitingCase {
 
 /// Every open case without a first response, soonest deadline first.
 pub fn awaiting_response(conn: &Connection) -> Result<Vec<AwaitingCase>> {
-    let mut stmt = conn.prepare(
-        "SELECT c.id, c.state, c.reporter_address, c.subject, c.response_due_at, c.assignee,
-                (SELECT group_concat(r.threshold, ' ') FROM reminders r WHERE r.case_id = c.id)
-         FROM cases c
-         WHERE c.first_response_at IS NULL
-           AND c.state NOT IN ('invalid', 'duplicate', 'disclosed')
-         ORDER BY c.response_due_at, c.id",
-    )?;
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT c.id, c.state, c.reporter_address, c.subject, c.response_due_at, c.assignee,
+                    (SELECT group_concat(r.threshold, ' ') FROM reminders r WHERE r.case_id = c.id)
+             FROM cases c
+             WHERE c.first_response_at IS NULL AND c.state NOT IN ({})
+             ORDER BY c.response_due_at, c.id",
+            super::cases::closed_states_sql()
+        ))
+        .context("reading cases awaiting a response")?;
     let rows = stmt
         .query_map([], |r| {
             let due: String = r.get(4)?;
@@ -43,18 +45,25 @@ pub fn awaiting_response(conn: &Connection) -> Result<Vec<AwaitingCase>> {
                 r.get::<_, Option<String>>(5)?,
                 done,
             ))
-        })?
+        })
+        .context("reading cases awaiting a response")?
         .collect::<rusqlite::Result<Vec<_>>>()
         .context("reading cases awaiting a response")?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, state, reporter, subject, due, assignee, done)| {
+            let Some(response_due_at) = parse_ts(&due) else {
+                // Not silently: a deadline nobody can read is one nobody
+                // is reminded of.
+                tracing::error!(case = %id, due = %due, "unreadable response deadline; no reminders for this case");
+                return None;
+            };
             Some(AwaitingCase {
                 id,
                 state,
                 reporter,
                 subject,
-                response_due_at: parse_ts(&due)?,
+                response_due_at,
                 assignee,
                 done: done
                     .map(|d| d.split(' ').map(String::from).collect())
@@ -73,10 +82,12 @@ pub fn record_threshold(
     at: DateTime<Utc>,
     sent: bool,
 ) -> Result<bool> {
-    let n = tx.execute(
-        "INSERT INTO reminders (case_id, threshold, at, sent) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (case_id, threshold) DO NOTHING",
-        params![case, key, ts(at), sent],
-    )?;
+    let n = tx
+        .execute(
+            "INSERT INTO reminders (case_id, threshold, at, sent) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (case_id, threshold) DO NOTHING",
+            params![case, key, ts(at), sent],
+        )
+        .with_context(|| format!("recording threshold {key} of {case}"))?;
     Ok(n == 1)
 }
