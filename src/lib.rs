@@ -33,6 +33,7 @@
 //! clock, opens a socket or touches the database.
 
 pub mod advisory;
+pub mod backoff;
 pub mod case;
 pub mod cli;
 pub mod config;

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::backoff::Backoff;
 use crate::config::ImapConfig;
 use crate::store::Store;
 use connect::{connect, timed, ImapSession};
@@ -51,31 +52,6 @@ pub struct Intake {
     /// Woken after every filed message: acknowledgements are waiting.
     pub outbox_wake: Arc<Notify>,
     pub health: Arc<crate::daemon::systemd::Health>,
-}
-
-/// A jittered exponential backoff.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    next: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    pub fn new(start: Duration, max: Duration) -> Self {
-        Backoff { next: start, max }
-    }
-
-    /// The next wait: the current step scaled by a random factor in
-    /// [0.5, 1.5), so many clients do not retry in lockstep.
-    pub fn next_wait(&mut self) -> Duration {
-        let base = self.next;
-        self.next = (self.next * 2).min(self.max);
-        base.mul_f64(0.5 + rand::random::<f64>())
-    }
-
-    pub fn reset(&mut self, start: Duration) {
-        self.next = start;
-    }
 }
 
 impl Intake {
@@ -151,7 +127,7 @@ impl Intake {
                     "mailbox synced"
                 );
             }
-            backoff.reset(BACKOFF_START);
+            backoff.reset();
             self.health.intake_beat();
             blocking(|| crate::store::daemon_state::clear(self.store.conn(), "intake_error"))?;
             if shutdown.is_cancelled() {
@@ -232,25 +208,4 @@ async fn idle_wait(
         handle.done().await.context("DONE")
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_with_jitter_and_caps() {
-        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(8));
-        let waits: Vec<Duration> = (0..6).map(|_| b.next_wait()).collect();
-        let bases = [1, 2, 4, 8, 8, 8];
-        for (w, base) in waits.iter().zip(bases) {
-            let base = Duration::from_secs(base);
-            assert!(
-                *w >= base.mul_f64(0.5) && *w < base.mul_f64(1.5),
-                "{w:?} vs {base:?}"
-            );
-        }
-        b.reset(Duration::from_secs(1));
-        assert!(b.next_wait() < Duration::from_millis(1500));
-    }
 }

@@ -44,10 +44,7 @@ pub enum SendOutcome {
 /// The wait before attempt `attempts + 1` of a row: doubling from
 /// [`RETRY_START`], capped at [`RETRY_MAX`], jittered ±50%.
 pub fn retry_delay(attempts: u32) -> Duration {
-    let base = RETRY_START
-        .saturating_mul(1u32 << attempts.min(16))
-        .min(RETRY_MAX);
-    base.mul_f64(0.5 + rand::random::<f64>())
+    crate::backoff::nth(RETRY_START, RETRY_MAX, attempts)
 }
 
 /// The outbox task's state.
