@@ -219,6 +219,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<UsageError>().is_some()
         || e.downcast_ref::<ConfigError>().is_some()
         || e.downcast_ref::<crate::case::workflow::Refused>().is_some()
+        || e.downcast_ref::<crate::store::backup::Refused>().is_some()
     {
         2
     } else {

@@ -9,6 +9,7 @@
 //! Submodules hold the queries by concern: [`inbound`] writes what intake
 //! decided, [`cases`] reads cases for the CLI, [`outbox`] is the send queue.
 
+pub mod backup;
 pub mod cases;
 pub mod daemon_state;
 pub mod inbound;
