@@ -267,25 +267,27 @@ async fn list_above(
 ) -> Result<Vec<Listed>> {
     let from = last_uid.saturating_add(1);
     timed(t, "listing new messages", async {
-        let stream = session
+        let mut stream = session
             .uid_fetch(format!("{from}:*"), "(UID RFC822.SIZE INTERNALDATE)")
             .await
             .context("UID FETCH sizes")?;
-        // Drain the whole stream before the next command (async-imap needs it).
-        let fetches: Vec<_> = stream.try_collect().await.context("reading UID FETCH")?;
-        let mut listed: Vec<Listed> = fetches
-            .iter()
-            .filter_map(|f| {
-                let uid = f.uid?;
-                // `UID FETCH n:*` returns the last message even when its UID
-                // is below n (RFC 3501 §6.4.8): skip what we already have.
-                (uid > last_uid).then(|| Listed {
+        // Keep what the listing needs as each response arrives, not the
+        // responses: async-imap gives each its own buffer of 4 KiB or more,
+        // and 20,000 new messages listed at once held 150 MB. The stream is
+        // still drained before the next command (async-imap needs that).
+        let mut listed = Vec::new();
+        while let Some(f) = stream.try_next().await.context("reading UID FETCH")? {
+            let Some(uid) = f.uid else { continue };
+            // `UID FETCH n:*` returns the last message even when its UID is
+            // below n (RFC 3501 §6.4.8): skip what we already have.
+            if uid > last_uid {
+                listed.push(Listed {
                     uid,
                     size: u64::from(f.size.unwrap_or(0)),
                     internal_date: f.internal_date().map(|d| d.with_timezone(&Utc)),
-                })
-            })
-            .collect();
+                });
+            }
+        }
         listed.sort_by_key(|m| m.uid);
         listed.dedup_by_key(|m| m.uid);
         Ok(listed)
