@@ -21,11 +21,15 @@ use crate::mail::classify::{classify, Identity};
 use crate::mail::compose::{
     ack_context, new_message_id, reply_subject, OutKind, OutgoingMail, ProjectView,
 };
-use crate::mail::parse::{parse, parse_headers, sha256_hex, Incoming};
+use crate::mail::parse::{parse, parse_headers, sha256_hex, Incoming, ParseError};
 use crate::mail::thread::thread_keys;
 use crate::store::inbound::{self as rows, CreditSource, MessageRow, Origin, Seen};
 use crate::store::{outbox, record_event, BlobKind, Store};
 use crate::templates::Templates;
+
+mod oversized;
+
+pub use oversized::{ingest_reader, prepare_oversized, prepare_streamed};
 
 /// What happened to one message, as `ingest --json` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,34 +109,24 @@ pub fn prepare(store: &Store, max: u64, raw: &[u8]) -> Result<Prepared> {
                 size,
             })
         }
-        Err(e) => Ok(Prepared::Rejected {
-            headers: None,
-            sha,
-            size,
-            reason: format!("unparseable: {e}"),
-        }),
+        Err(e) => {
+            // A header block refused for its size still names its sender,
+            // subject and Message-ID in its first lines: describe the
+            // message from those, as an oversized one is.
+            let headers = match e {
+                ParseError::HeaderTooLarge | ParseError::TooManyFields => {
+                    parse_headers(raw).map(Box::new)
+                }
+                ParseError::Empty | ParseError::NoHeaders | ParseError::NotAMessage => None,
+            };
+            Ok(Prepared::Rejected {
+                headers,
+                sha,
+                size,
+                reason: format!("unparseable: {e}"),
+            })
+        }
     }
-}
-
-/// A message too large to fetch whole, from its header block alone (IMAP
-/// intake checks `RFC822.SIZE` first). The message stays on the server.
-pub fn prepare_oversized(
-    store: &Store,
-    max: u64,
-    header_block: &[u8],
-    size: u64,
-) -> Result<Prepared> {
-    let sha = sha256_hex(header_block);
-    store.put_blob_deferred(BlobKind::Raw, &sha, header_block)?;
-    Ok(Prepared::Rejected {
-        headers: parse_headers(header_block).map(Box::new),
-        sha,
-        size,
-        reason: format!(
-            "message of {size} bytes is over store.max_message_size ({max} bytes); headers kept, \
-             the whole message is still on the server"
-        ),
-    })
 }
 
 /// Files one raw message received at `received_at`, in its own transaction.
@@ -145,9 +139,22 @@ pub fn ingest(
     now: DateTime<Utc>,
 ) -> Result<IngestResult> {
     let p = prepare(store, env.config.store.max_message_size, raw)?;
+    file_prepared(store, env, &p, origin, received_at, now)
+}
+
+/// Files one prepared message in its own transaction, its blobs made
+/// durable first.
+fn file_prepared(
+    store: &mut Store,
+    env: Env<'_>,
+    p: &Prepared,
+    origin: &Origin,
+    received_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<IngestResult> {
     store.sync_blobs()?;
-    let r = store.write(|tx| file_in(tx, env, &p, origin, received_at, now))?;
-    log_filed(&p, &r);
+    let r = store.write(|tx| file_in(tx, env, p, origin, received_at, now))?;
+    log_filed(p, &r);
     Ok(r)
 }
 

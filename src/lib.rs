@@ -21,6 +21,7 @@
 //! - [`outbox`] — SMTP: the send loop, retries, permanent failures.
 //! - [`schedule`] — the reminder scan of the 48-hour window, on a cron tick.
 //! - [`daemon`] — `secdesk run`: the tasks and the one shutdown path.
+//! - [`memory`] — the allocator settings the memory bound relies on.
 //! - [`service`] — systemd: READY/RELOADING/STOPPING, the progress watchdog.
 //! - [`tls`] — rustls client settings (ring provider, private CA).
 //! - [`failpoint`] — crash points for the crash-safety tests.
@@ -44,10 +45,10 @@ pub mod ingest;
 pub mod intake;
 pub mod mail;
 pub mod markdown;
+pub mod memory;
 pub mod notices;
 pub mod outbox;
 pub mod reminders;
-
 pub mod settings;
 pub mod stats;
 pub mod store;

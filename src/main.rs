@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Before anything allocates much: what bounds memory (src/memory.rs).
+    secdesk::memory::fix_malloc_thresholds();
     let cli = secdesk::cli::Cli::parse();
     match secdesk::cli::run(cli) {
         Ok(code) => code,

@@ -292,3 +292,129 @@ fn json_logs_for_log_shippers() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Runs `cmd` to its end and returns its exit code, its standard output
+/// and its own peak resident memory in bytes: VmHWM, read while ptrace
+/// holds it at its exit (`PTRACE_O_TRACEEXIT`) with its memory still
+/// mapped. Not wait4's `ru_maxrss`: Linux keeps that across execve, so a
+/// child starts out with the peak of the process that spawned it — this
+/// test binary — and reports that when its own is lower.
+fn run_with_peak(mut cmd: Command) -> (Option<i32>, String, u64) {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let null = std::ptr::null_mut::<libc::c_void>();
+    // SAFETY: ptrace is async-signal-safe; nothing else runs before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let null = std::ptr::null_mut::<libc::c_void>();
+            match libc::ptrace(libc::PTRACE_TRACEME, 0, null, null) {
+                -1 => Err(std::io::Error::last_os_error()),
+                _ => Ok(()),
+            }
+        });
+    }
+    // Reaped below by waitpid, which the ptrace stops need.
+    #[allow(clippy::zombie_processes)]
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    let wait = |status: &mut libc::c_int| {
+        // SAFETY: `pid` is our child; `status` is a valid pointer.
+        assert_eq!(unsafe { libc::waitpid(pid, status, 0) }, pid);
+    };
+    wait(&mut status); // stopped at its execve
+    assert!(libc::WIFSTOPPED(status), "{status:#x}");
+    let exit_stop = libc::PTRACE_O_TRACEEXIT as usize as *mut libc::c_void;
+    // SAFETY: `pid` is a child we trace, stopped.
+    assert_eq!(
+        unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, null, exit_stop) },
+        0
+    );
+    let (mut peak, mut signal) = (None, 0usize);
+    loop {
+        // SAFETY: as above; `signal` is a signal number or 0.
+        unsafe { libc::ptrace(libc::PTRACE_CONT, pid, null, signal as *mut libc::c_void) };
+        wait(&mut status);
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            break;
+        }
+        signal = if status >> 16 == libc::PTRACE_EVENT_EXIT {
+            let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            peak = st
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            0
+        } else {
+            // Deliver whatever else stopped it.
+            libc::WSTOPSIG(status) as usize
+        };
+    }
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (code, out, peak.expect("no VmHWM at exit") * 1024)
+}
+
+#[test]
+fn ingest_keeps_a_huge_input_whole_in_bounded_memory() {
+    let e = env();
+    let text = std::fs::read_to_string(&e.config).unwrap();
+    std::fs::write(
+        &e.config,
+        text.replace("[store]", "[store]\nmax_message_size = \"2MB\""),
+    )
+    .unwrap();
+    // A 48 MB header block of 100-byte fields after the ones that name the
+    // message (review issue 10, finding 5), piped in as an MTA would.
+    let mut raw = b"From: Hostile <hostile@reporter.example>\r\nSubject: header bomb\r\n\
+Message-ID: <bomb-cli@reporter.example>\r\n"
+        .to_vec();
+    let field = format!("X-Junk-Field: {}\r\n", "a".repeat(84));
+    raw.extend(field.as_bytes().repeat(480_000));
+    raw.extend(b"\r\nbody\r\n");
+    let input = e.dir.path().join("bomb.eml");
+    std::fs::write(&input, &raw).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_secdesk"));
+    cmd.arg("--config")
+        .arg(&e.config)
+        .args(["ingest", "-", "--json"])
+        .stdin(std::fs::File::open(&input).unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let (code, out, peak) = run_with_peak(cmd);
+    assert_eq!(code, Some(0), "{out}");
+    // The bound for any input: 4 x max + 32 MB. Holding the input whole
+    // would be 48 MB on its own.
+    let bound = 4 * 2_000_000 + 32_000_000;
+    assert!(peak <= bound, "peak RSS {peak} bytes, bound {bound}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["outcome"], "rejected", "{r}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(reason.contains(&format!("{} bytes", raw.len())), "{reason}");
+
+    // Kept whole: the blob is every byte of the input, named by its hash.
+    let sha = secdesk::mail::parse::sha256_hex(&raw);
+    let blob = e
+        .dir
+        .path()
+        .join("data/raw")
+        .join(&sha[..2])
+        .join(&sha[2..]);
+    assert!(
+        std::fs::read(&blob).unwrap() == raw,
+        "the kept blob is not the input"
+    );
+    // And listed with its sender and subject.
+    let unfiled = json(&secdesk(&e, &["unfiled", "--json"]));
+    let m = &unfiled.as_array().unwrap()[0];
+    assert_eq!(m["from"], "hostile@reporter.example");
+    assert_eq!(m["subject"], "header bomb");
+    assert_eq!(m["sha256"], sha.as_str());
+    assert_eq!(m["size"], raw.len() as u64);
+}

@@ -198,9 +198,25 @@ fn the_unit_passes_systemds_own_checks() {
         "SystemCallFilter=@system-service",
         "UMask=0077",
         "StateDirectory=secdesk",
+        "MemoryMax=",
     ] {
         assert!(unit.contains(k), "unit lacks {k}");
     }
+    // The memory limits sit above the bound on secdesk's peak RSS for the
+    // default store.max_message_size: 4 x 25 MB + 32 MB (review issue 10,
+    // finding 5). systemd's M is MiB.
+    let mib = |key: &str| -> u64 {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.strip_suffix('M'))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("unit lacks {key}<n>M"))
+            * 1024
+            * 1024
+    };
+    let bound = 4 * 25_000_000 + 32_000_000;
+    let (high, max) = (mib("MemoryHigh="), mib("MemoryMax="));
+    assert!(bound < high && high < max, "{bound} < {high} < {max}");
 }
 
 /// Issue 10, finding 9: with everything on trace, the wire stays out of the

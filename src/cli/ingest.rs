@@ -8,51 +8,36 @@ use chrono::Utc;
 
 use super::{open_store, UsageError};
 use crate::config::Config;
-use crate::ingest::{ingest, Env};
+use crate::ingest::{ingest_reader, Env};
 use crate::store::inbound::Origin;
 use crate::templates::Templates;
 
 pub fn run(cfg: &Config, templates: &Templates, file: &str, json: bool) -> Result<ExitCode> {
-    // An oversized message is still recorded (as rejected, raw kept), so
-    // read past the limit — but not without bound: beyond 4x the limit the
-    // rest is cut off and said so.
-    let cap = cfg.store.max_message_size.saturating_mul(4);
-    let limit = cap.saturating_add(1);
-    let raw = if file == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .take(limit)
-            .read_to_end(&mut buf)
-            .context("reading standard input")?;
-        buf
+    // An oversized message is still recorded (as rejected, its raw bytes
+    // kept whole), but never held whole: `ingest_reader` keeps at most
+    // store.max_message_size + 1 bytes in memory and streams the rest to
+    // the blob store.
+    let (mut input, source): (Box<dyn Read>, String) = if file == "-" {
+        (Box::new(std::io::stdin().lock()), "standard input".into())
     } else {
         let f = std::fs::File::open(file)
             .map_err(|e| UsageError(format!("{file}: cannot open: {e}")))?;
-        let mut buf = Vec::new();
-        f.take(limit)
-            .read_to_end(&mut buf)
-            .with_context(|| format!("reading {file}"))?;
-        buf
+        (Box::new(f), file.to_string())
     };
-    if raw.len() as u64 > cap {
-        tracing::warn!(
-            cap,
-            "input cut off at 4x store.max_message_size; recorded as rejected"
-        );
-    }
     let mut store = open_store(cfg)?;
     let now = Utc::now();
-    let r = ingest(
+    let r = ingest_reader(
         &mut store,
         Env {
             config: cfg,
             templates,
         },
-        &raw,
+        &mut input,
         &Origin::Cli,
         now,
         now,
-    )?;
+    )
+    .with_context(|| format!("filing the message from {source}"))?;
     if json {
         println!(
             "{}",

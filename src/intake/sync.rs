@@ -4,10 +4,14 @@
 //! Invariant 1 of DESIGN.md lives here: the mark advances in the same
 //! transaction that records the messages, so a crash before a commit means
 //! they are fetched again, and after it, never. Sizes are checked
-//! before bodies are fetched: an oversized message is recorded from its
-//! header block and left on the server. Bodies are fetched with
-//! `BODY.PEEK[]`, so nothing is marked \Seen, and nothing is ever deleted
-//! or expunged.
+//! before bodies are fetched: an oversized message is recorded from the
+//! start of its header block (a partial fetch) and left on the server.
+//! Bodies are fetched with `BODY.PEEK[]`, so nothing is marked \Seen, and
+//! nothing is ever deleted or expunged.
+//!
+//! Memory is bounded by `store.max_message_size` (review issue 10, finding
+//! 5): a batch holds at most [`batch_budget`] bytes of fetched mail, and an
+//! oversized message costs only the bytes of its header block fetched.
 
 use std::collections::HashMap;
 
@@ -22,12 +26,42 @@ use super::{blocking, Intake};
 use crate::config::ImapConfig;
 use crate::inbound::Outcome;
 use crate::ingest::{file_in, log_filed, prepare, prepare_oversized, Env, Prepared};
+use crate::mail::headers::DESCRIBE_BYTES;
 use crate::store::inbound::{self as rows, Origin};
 use crate::store::record_event;
 
 /// Most bytes fetched in one batch, whatever `batch_size` says: a batch of
 /// large messages is held in memory whole until it is filed.
 const MAX_BATCH_BYTES: u64 = 32 * 1024 * 1024;
+
+/// How much of an oversized message's header block is fetched: what
+/// [`parse_headers`](crate::mail::parse::parse_headers) reads to describe
+/// it. A partial fetch, `BODY.PEEK[HEADER]<0.N>` (RFC 3501 §6.4.5): the
+/// server sends at most N octets, however large the block.
+const HEADER_FETCH_BYTES: u64 = DESCRIBE_BYTES as u64;
+
+/// The byte budget of one batch under `max` (`store.max_message_size`):
+/// at most `max`, and never more than [`MAX_BATCH_BYTES`]. While a batch is
+/// filed it is in memory whole, next to the message being parsed (up to
+/// about twice its size again) and, while fetching, async-imap's buffer of
+/// the message arriving; a budget of `max` keeps that within the bound of
+/// 4 × max + 32 MB whatever the limit. Measured (scripts/bench, the daemon's
+/// VmHWM): with max = 5 MB, six 4.9 MB messages peaked at 51 MB under the
+/// fixed 32 MiB budget (bound 52 MB) and at 27 MB under this one; with the
+/// default 25 MB both stay near 76–83 MB (bound 132 MB).
+pub fn batch_budget(max: u64) -> u64 {
+    MAX_BATCH_BYTES.min(max.max(HEADER_FETCH_BYTES))
+}
+
+/// What a listed message costs in the batch budget: its size, or for an
+/// oversized one the most of its header block that is fetched.
+fn batch_cost(m: &Listed, max: u64) -> u64 {
+    if m.size > max {
+        m.size.min(HEADER_FETCH_BYTES)
+    } else {
+        m.size
+    }
+}
 
 /// A message seen in the listing, before its body is fetched.
 #[derive(Debug, Clone, Copy)]
@@ -112,19 +146,20 @@ pub async fn sync_mailbox(
         info!(mailbox, count = listed.len(), "new messages");
     }
     let max = live.config.store.max_message_size;
+    let budget = batch_budget(max);
     let batch_size = intake.imap.batch_size as usize;
     let mut i = 0;
     while i < listed.len() {
         if shutdown.is_cancelled() {
             return Ok(synced);
         }
-        // A batch: up to batch_size messages and MAX_BATCH_BYTES, at least one.
+        // A batch: up to batch_size messages and `budget` bytes, at least one.
         let mut batch = Vec::new();
         let mut bytes = 0u64;
         while i < listed.len() && batch.len() < batch_size {
             let m = listed[i];
-            let cost = if m.size > max { 0 } else { m.size };
-            if !batch.is_empty() && bytes + cost > MAX_BATCH_BYTES {
+            let cost = batch_cost(&m, max);
+            if !batch.is_empty() && bytes + cost > budget {
                 break;
             }
             bytes += cost;
@@ -142,7 +177,8 @@ pub async fn sync_mailbox(
             .map(|m| m.uid)
             .collect();
         let mut bodies = fetch_section(session, t, &whole, "BODY.PEEK[]", false).await?;
-        let mut headers = fetch_section(session, t, &oversized, "BODY.PEEK[HEADER]", true).await?;
+        let header_section = format!("BODY.PEEK[HEADER]<0.{HEADER_FETCH_BYTES}>");
+        let mut headers = fetch_section(session, t, &oversized, &header_section, true).await?;
 
         // Parse and keep each message's bytes, then file the whole batch in
         // one transaction: one commit (one fsync, one turn of the write
@@ -231,25 +267,27 @@ async fn list_above(
 ) -> Result<Vec<Listed>> {
     let from = last_uid.saturating_add(1);
     timed(t, "listing new messages", async {
-        let stream = session
+        let mut stream = session
             .uid_fetch(format!("{from}:*"), "(UID RFC822.SIZE INTERNALDATE)")
             .await
             .context("UID FETCH sizes")?;
-        // Drain the whole stream before the next command (async-imap needs it).
-        let fetches: Vec<_> = stream.try_collect().await.context("reading UID FETCH")?;
-        let mut listed: Vec<Listed> = fetches
-            .iter()
-            .filter_map(|f| {
-                let uid = f.uid?;
-                // `UID FETCH n:*` returns the last message even when its UID
-                // is below n (RFC 3501 §6.4.8): skip what we already have.
-                (uid > last_uid).then(|| Listed {
+        // Keep what the listing needs as each response arrives, not the
+        // responses: async-imap gives each its own buffer of 4 KiB or more,
+        // and 20,000 new messages listed at once held 150 MB. The stream is
+        // still drained before the next command (async-imap needs that).
+        let mut listed = Vec::new();
+        while let Some(f) = stream.try_next().await.context("reading UID FETCH")? {
+            let Some(uid) = f.uid else { continue };
+            // `UID FETCH n:*` returns the last message even when its UID is
+            // below n (RFC 3501 §6.4.8): skip what we already have.
+            if uid > last_uid {
+                listed.push(Listed {
                     uid,
                     size: u64::from(f.size.unwrap_or(0)),
                     internal_date: f.internal_date().map(|d| d.with_timezone(&Utc)),
-                })
-            })
-            .collect();
+                });
+            }
+        }
         listed.sort_by_key(|m| m.uid);
         listed.dedup_by_key(|m| m.uid);
         Ok(listed)
@@ -279,7 +317,14 @@ async fn fetch_section(
             .context("UID FETCH bodies")?;
         while let Some(f) = stream.try_next().await.context("reading message bodies")? {
             let Some(uid) = f.uid else { continue };
-            let data = if header_only { f.header() } else { f.body() };
+            // `header()` is `BODY[HEADER]` with or without an origin
+            // (`BODY[HEADER]<0>`, the answer to a partial fetch).
+            // More than was asked for is not kept.
+            let data = if header_only {
+                f.header().map(|d| d.get(..DESCRIBE_BYTES).unwrap_or(d))
+            } else {
+                f.body()
+            };
             if let Some(d) = data {
                 out.insert(uid, d.to_vec());
             }
@@ -341,7 +386,33 @@ async fn move_processed(session: &mut ImapSession, imap: &ImapConfig, uids: &[u3
 
 #[cfg(test)]
 mod tests {
-    use super::uid_set;
+    use super::{batch_budget, batch_cost, uid_set, Listed, HEADER_FETCH_BYTES, MAX_BATCH_BYTES};
+
+    #[test]
+    fn oversized_messages_cost_what_is_fetched() {
+        let max = 25_000_000;
+        let listed = |size| Listed {
+            uid: 1,
+            size,
+            internal_date: None,
+        };
+        assert_eq!(batch_cost(&listed(1_000), max), 1_000);
+        assert_eq!(batch_cost(&listed(max), max), max);
+        assert_eq!(batch_cost(&listed(60_000_000), max), HEADER_FETCH_BYTES);
+        assert_eq!(batch_cost(&listed(max + 10), 1024 * 1024 * 1024), max + 10);
+        // Six 60 MB messages: 384 KiB of header blocks, not 0 and not 360 MB.
+        let six: u64 = (0..6).map(|_| batch_cost(&listed(60_000_000), max)).sum();
+        assert_eq!(six, 6 * 65_536);
+    }
+
+    #[test]
+    fn the_batch_budget_follows_the_message_limit() {
+        assert_eq!(batch_budget(25_000_000), 25_000_000);
+        assert_eq!(batch_budget(5_000_000), 5_000_000);
+        assert_eq!(batch_budget(100_000_000), MAX_BATCH_BYTES);
+        // Never below one header fetch (max_message_size may be 1 KB).
+        assert_eq!(batch_budget(1024), HEADER_FETCH_BYTES);
+    }
 
     #[test]
     fn uid_sets_are_compact() {

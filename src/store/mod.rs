@@ -7,9 +7,11 @@
 //! under `data_dir` by SHA-256 — never under a name taken from a message.
 //!
 //! Submodules hold the queries by concern: [`inbound`] writes what intake
-//! decided, [`cases`] reads cases for the CLI, [`outbox`] is the send queue.
+//! decided, [`cases`] reads cases for the CLI, [`outbox`] is the send queue;
+//! [`blobs`] keeps the content-addressed files.
 
 pub mod backup;
+pub mod blobs;
 pub mod cases;
 pub mod daemon_state;
 pub mod inbound;
@@ -17,8 +19,9 @@ pub mod outbox;
 pub mod reminders;
 pub mod schema;
 
+pub use blobs::BlobKind;
+
 use std::fs::{self, DirBuilder, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -54,24 +57,6 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("path", &self.path).finish()
-    }
-}
-
-/// Kinds of blob, each its own subdirectory.
-#[derive(Debug, Clone, Copy)]
-pub enum BlobKind {
-    /// Raw inbound messages.
-    Raw,
-    /// Decoded attachments.
-    Attachment,
-}
-
-impl BlobKind {
-    fn dir(self) -> &'static str {
-        match self {
-            BlobKind::Raw => "raw",
-            BlobKind::Attachment => "attachments",
-        }
     }
 }
 
@@ -243,78 +228,6 @@ impl Store {
     pub fn conn(&self) -> &Connection {
         &self.conn
     }
-
-    /// Where the blob with `sha256` of `kind` lives.
-    pub fn blob_path(&self, kind: BlobKind, sha256: &str) -> PathBuf {
-        let (a, b) = sha256.split_at(sha256.len().min(2));
-        self.data_dir.join(kind.dir()).join(a).join(b)
-    }
-
-    /// Stores `bytes` under their SHA-256 (given), durably: written to a
-    /// temporary file, fsynced, renamed, and the directory fsynced.
-    /// Idempotent.
-    pub fn put_blob(&self, kind: BlobKind, sha256: &str, bytes: &[u8]) -> Result<PathBuf> {
-        let path = self.put_blob_deferred(kind, sha256, bytes)?;
-        self.sync_blobs()?;
-        Ok(path)
-    }
-
-    /// [`Store::put_blob`] without the directory fsync: the rename is made
-    /// durable by the next [`Store::sync_blobs`], which must run before any
-    /// row naming the blob commits. Lets a batch pay one fsync per
-    /// directory instead of one per blob.
-    pub fn put_blob_deferred(&self, kind: BlobKind, sha256: &str, bytes: &[u8]) -> Result<PathBuf> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            bail!("not a SHA-256: {sha256:?}");
-        }
-        let path = self.blob_path(kind, sha256);
-        if path.exists() {
-            return Ok(path);
-        }
-        let dir = path.parent().unwrap_or(&self.data_dir).to_path_buf();
-        if !self.known_dirs.borrow().contains(&dir) {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
-            self.known_dirs.borrow_mut().insert(dir.clone());
-        }
-        let tmp = dir.join(format!(
-            ".tmp-{}-{}",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(bytes)
-            .and_then(|_| f.sync_all())
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))?;
-        self.dirty_dirs.borrow_mut().insert(dir);
-        Ok(path)
-    }
-
-    /// Makes the renames of deferred blobs durable (fsync of each directory).
-    pub fn sync_blobs(&self) -> Result<()> {
-        let dirs: Vec<PathBuf> = self.dirty_dirs.borrow_mut().drain().collect();
-        for d in dirs {
-            fs::File::open(&d)
-                .and_then(|f| f.sync_all())
-                .with_context(|| format!("syncing {}", d.display()))?;
-        }
-        Ok(())
-    }
-
-    /// Reads a blob back.
-    pub fn read_blob(&self, kind: BlobKind, sha256: &str) -> Result<Vec<u8>> {
-        let path = self.blob_path(kind, sha256);
-        fs::read(&path).with_context(|| format!("reading {}", path.display()))
-    }
 }
 
 /// A consistent copy of the open database `conn` at `target` (a new file,
@@ -431,22 +344,6 @@ mod tests {
             e.to_string().contains("newer than this secdesk knows"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn blobs_are_content_addressed_and_private() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("c.db"), &dir.path().join("d")).unwrap();
-        let sha = crate::mail::parse::sha256_hex(b"hello");
-        let p = s.put_blob(BlobKind::Raw, &sha, b"hello").unwrap();
-        assert!(p.starts_with(dir.path().join("d").join("raw")));
-        assert_eq!(
-            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        assert_eq!(s.put_blob(BlobKind::Raw, &sha, b"hello").unwrap(), p);
-        assert_eq!(s.read_blob(BlobKind::Raw, &sha).unwrap(), b"hello");
-        assert!(s.put_blob(BlobKind::Raw, "../../etc/passwd", b"x").is_err());
     }
 
     #[test]

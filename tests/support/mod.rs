@@ -285,6 +285,20 @@ data_dir = "data"
         .collect()
     }
 
+    /// The running daemon's peak resident memory in bytes: VmHWM from
+    /// /proc/PID/status, the kernel's high-water mark (read it before
+    /// stopping the daemon).
+    pub fn peak_rss(&self) -> u64 {
+        let pid = self.child.as_ref().expect("not running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status"));
+        kib * 1024
+    }
+
     /// How many messages the store holds (filed under a case or not).
     pub fn recorded_messages(&self) -> i64 {
         let conn = rusqlite::Connection::open(self.dir.path().join("cases.db")).unwrap();
@@ -435,6 +449,13 @@ pub fn mailbox(stack: &Stack, user: &str, mailbox: &str) -> Vec<Vec<u8>> {
             v.sort_by_key(|(u, _)| *u);
             v.into_iter().map(|(_, b)| b).collect()
         })
+    })
+}
+
+/// How many messages `user`'s INBOX holds, without fetching any.
+pub fn mailbox_count(stack: &Stack, user: &str) -> u32 {
+    with_session(stack, user, |session| {
+        Box::pin(async move { session.examine("INBOX").await.unwrap().exists })
     })
 }
 
