@@ -32,7 +32,6 @@
 //!
 //! Time is always passed in (`now`); nothing in the pure modules reads the
 //! clock, opens a socket or touches the database.
-
 pub mod advisory;
 pub mod backoff;
 pub mod case;
@@ -41,8 +40,6 @@ pub mod config;
 pub mod daemon;
 pub mod failpoint;
 pub mod inbound;
-pub mod ingest;
-pub mod intake;
 pub mod mail;
 pub mod markdown;
 pub mod memory;

@@ -15,7 +15,7 @@ use crate::mail::compose::{to_reporter, OutKind};
 use crate::mail::parse::{clean_address, clean_line};
 use crate::notices::notice_mail;
 use crate::store::cases::{get_case, thread_ids, CaseRow};
-use crate::store::inbound::record_first_response;
+use crate::store::messages::record_first_response;
 use crate::store::{outbox, record_event, ts, Store};
 use crate::templates::Templates;
 

@@ -6,10 +6,10 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use secdesk::config::{self, Config};
+use secdesk::inbound::pipeline::{ingest, ingest_reader, Env, IngestResult};
 use secdesk::inbound::Outcome;
-use secdesk::ingest::{ingest, ingest_reader, Env, IngestResult};
 use secdesk::mail::parse::sha256_hex;
-use secdesk::store::inbound::Origin;
+use secdesk::store::messages::Origin;
 use secdesk::store::{BlobKind, Store};
 use secdesk::templates::Templates;
 

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use secdesk::config::{self, Config};
+use secdesk::inbound::pipeline::{ingest, Env, IngestResult};
 use secdesk::inbound::Outcome;
-use secdesk::ingest::{ingest, Env, IngestResult};
-use secdesk::store::inbound::Origin;
+use secdesk::store::messages::Origin;
 use secdesk::store::Store;
 use secdesk::templates::Templates;
 

@@ -8,7 +8,7 @@ mod support;
 use chrono::Duration;
 use secdesk::inbound::Outcome;
 use secdesk::store::cases::CaseFilter;
-use secdesk::store::inbound::{record_credit, CreditSource};
+use secdesk::store::messages::{record_credit, CreditSource};
 use secdesk::store::outbox::{next_due, release_held_acks};
 use support::pipeline::*;
 

@@ -8,8 +8,8 @@ use chrono::Utc;
 
 use super::{open_store, UsageError};
 use crate::config::Config;
-use crate::ingest::{ingest_reader, Env};
-use crate::store::inbound::Origin;
+use crate::inbound::pipeline::{ingest_reader, Env};
+use crate::store::messages::Origin;
 use crate::templates::Templates;
 
 pub fn run(cfg: &Config, templates: &Templates, file: &str, json: bool) -> Result<ExitCode> {

@@ -46,16 +46,18 @@ pub fn check(cfg: &Config, secrets: Option<crate::config::ConfigError>) -> Resul
         Some(imap) => report(
             "imap",
             rt.block_on(async {
-                let mut s = crate::intake::connect::connect(imap).await?;
+                let mut s = crate::inbound::imap::connect::connect(imap).await?;
                 let t = imap.timeout;
-                let mb = crate::intake::connect::timed(t, "SELECT", async {
+                let mb = crate::inbound::imap::connect::timed(t, "SELECT", async {
                     s.examine(&imap.mailbox)
                         .await
                         .with_context(|| format!("mailbox {:?}", imap.mailbox))
                 })
                 .await?;
-                let _ = crate::intake::connect::timed(t, "LOGOUT", async { Ok(s.logout().await?) })
-                    .await;
+                let _ = crate::inbound::imap::connect::timed(t, "LOGOUT", async {
+                    Ok(s.logout().await?)
+                })
+                .await;
                 Ok(format!(
                     "logged in to {}:{} as {}, {:?} holds {} messages",
                     imap.host, imap.port, imap.username, imap.mailbox, mb.exists

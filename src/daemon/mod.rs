@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::config::{Config, ConfigError};
-use crate::intake::Intake;
+use crate::inbound::imap::Intake;
 use crate::outbox::{self, Outbox};
 use crate::reminders::Scheduler;
 use crate::settings::Settings;

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::config::SmtpConfig;
-use crate::intake::blocking;
+use crate::inbound::imap::blocking;
 use crate::store::outbox::{self as queue, QueuedMail};
 use crate::store::Store;
 

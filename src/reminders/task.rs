@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use super::plan::{compose, digests, firings};
 use crate::case::sla::{human_duration, Threshold};
 use crate::config::Config;
-use crate::intake::blocking;
+use crate::inbound::imap::blocking;
 use crate::mail::compose::OutgoingMail;
 use crate::store::reminders as rows;
 use crate::store::{outbox, record_event, Store};

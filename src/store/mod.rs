@@ -14,7 +14,7 @@ pub mod backup;
 pub mod blobs;
 pub mod cases;
 pub mod daemon_state;
-pub mod inbound;
+pub mod messages;
 pub mod outbox;
 pub mod reminders;
 pub mod schema;

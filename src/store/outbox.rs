@@ -6,11 +6,11 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::inbound::ack_counts;
+use super::messages::ack_counts;
 use super::ts;
 use crate::case::State;
 use crate::config::LimitsConfig;
-use crate::inbound::rate_keys;
+use crate::inbound::plan::rate_keys;
 use crate::mail::compose::{OutKind, OutgoingMail};
 
 /// Queues `mail`; returns `false` (and changes nothing) when a row with the

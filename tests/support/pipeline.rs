@@ -5,8 +5,8 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use secdesk::config::{self, Config};
-use secdesk::ingest::{ingest, Env, IngestResult};
-use secdesk::store::inbound::Origin;
+use secdesk::inbound::pipeline::{ingest, Env, IngestResult};
+use secdesk::store::messages::Origin;
 use secdesk::store::Store;
 use secdesk::templates::Templates;
 

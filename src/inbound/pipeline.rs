@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use crate::case::assess::Credit;
 use crate::config::Config;
-use crate::inbound::{
+use crate::inbound::plan::{
     credit_text, plan_inbound, rate_keys, AckDecision, CreditChange, Inputs, Outcome, Plan,
     TeamAuth,
 };
@@ -23,13 +23,11 @@ use crate::mail::compose::{
 };
 use crate::mail::parse::{parse, parse_headers, sha256_hex, Incoming, ParseError};
 use crate::mail::thread::thread_keys;
-use crate::store::inbound::{self as rows, CreditSource, MessageRow, Origin, Seen};
+use crate::store::messages::{self as rows, CreditSource, MessageRow, Origin, Seen};
 use crate::store::{outbox, record_event, BlobKind, Store};
 use crate::templates::Templates;
 
-mod oversized;
-
-pub use oversized::{ingest_reader, prepare_oversized, prepare_streamed};
+pub use super::oversized::{ingest_reader, prepare_oversized, prepare_streamed};
 
 /// What happened to one message, as `ingest --json` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,7 +142,7 @@ pub fn ingest(
 
 /// Files one prepared message in its own transaction, its blobs made
 /// durable first.
-fn file_prepared(
+pub(super) fn file_prepared(
     store: &mut Store,
     env: Env<'_>,
     p: &Prepared,

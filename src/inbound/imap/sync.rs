@@ -24,10 +24,10 @@ use tracing::{debug, info, info_span, warn};
 use super::connect::{timed, ImapSession};
 use super::{blocking, Intake};
 use crate::config::ImapConfig;
-use crate::inbound::Outcome;
-use crate::ingest::{file_in, log_filed, prepare, prepare_oversized, Env, Prepared};
+use crate::inbound::pipeline::{file_in, log_filed, prepare, prepare_oversized, Env, Prepared};
+use crate::inbound::plan::Outcome;
 use crate::mail::headers::DESCRIBE_BYTES;
-use crate::store::inbound::{self as rows, Origin};
+use crate::store::messages::{self as rows, Origin};
 use crate::store::record_event;
 
 /// Most bytes fetched in one batch, whatever `batch_size` says: a batch of

@@ -15,10 +15,10 @@ use std::io::Read;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use super::{file_prepared, ingest, Env, IngestResult, Prepared};
+use super::pipeline::{file_prepared, ingest, Env, IngestResult, Prepared};
 use crate::mail::headers::DESCRIBE_BYTES;
 use crate::mail::parse::{parse_headers, sha256_hex};
-use crate::store::inbound::Origin;
+use crate::store::messages::Origin;
 use crate::store::{BlobKind, Store};
 
 /// Files one message read from `input`, holding at most

@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::ts;
 use crate::case::{CaseId, State};
-use crate::inbound::{AckCounts, NewCase, Thread};
+use crate::inbound::plan::{AckCounts, NewCase, Thread};
 use crate::mail::parse::Incoming;
 
 /// Where a message came from.

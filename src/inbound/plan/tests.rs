@@ -6,7 +6,7 @@ use crate::mail::parse::{parse, Mailbox};
 use chrono::TimeZone;
 
 fn msg() -> Incoming {
-    parse(include_bytes!("../../tests/data/01-report-complete.eml")).unwrap()
+    parse(include_bytes!("../../../tests/data/01-report-complete.eml")).unwrap()
 }
 
 fn inputs<'a>(

@@ -1,0 +1,13 @@
+//! Mail coming in, one flow under one name: a message is parsed and kept
+//! ([`pipeline`]), decided ([`plan`], pure), and committed in one
+//! transaction; [`imap`] keeps the security mailbox read and feeds the
+//! pipeline, `secdesk ingest` feeds it from an MTA pipe, and [`oversized`]
+//! records what is too large to hold.
+
+pub mod imap;
+pub mod oversized;
+pub mod pipeline;
+pub mod plan;
+
+pub use pipeline::{ingest, IngestResult};
+pub use plan::Outcome;
