@@ -28,6 +28,18 @@ impl Settings {
             templates: Arc::new(templates),
         })
     }
+
+    /// Loads the templates without proving them: for `secdesk ingest`,
+    /// where filing a report must never depend on a template — a broken one
+    /// costs the acknowledgement (recorded on the case as `ack_failed`),
+    /// never the report, and the MTA never bounces it back to the reporter.
+    pub fn for_filing(config: Config) -> Result<Settings> {
+        let templates = Templates::load(config.templates.dir.as_deref())?;
+        Ok(Settings {
+            config: Arc::new(config),
+            templates: Arc::new(templates),
+        })
+    }
 }
 
 /// Renders every template with a sample case, as `secdesk check` does: a

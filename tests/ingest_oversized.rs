@@ -4,73 +4,12 @@
 //! measured on the real binary (tests/cli.rs) and the daemon
 //! (tests/e2e_hostile.rs).
 
-use chrono::{DateTime, TimeZone, Utc};
-use secdesk::config::{self, Config};
-use secdesk::inbound::pipeline::{ingest, ingest_reader, Env, IngestResult};
+mod support;
+
 use secdesk::inbound::Outcome;
 use secdesk::mail::parse::sha256_hex;
-use secdesk::store::messages::Origin;
-use secdesk::store::{BlobKind, Store};
-use secdesk::templates::Templates;
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    cfg: Config,
-    templates: Templates,
-    store: Store,
-    now: DateTime<Utc>,
-}
-
-/// A store whose `max_message_size` is 64 KB.
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let text = r#"
-[project]
-name = "Example"
-security_address = "security@example.org"
-[store]
-path = "cases.db"
-data_dir = "data"
-max_message_size = "64KB"
-"#;
-    let path = dir.path().join("secdesk.toml");
-    std::fs::write(&path, text).unwrap();
-    let cfg = config::from_toml_str(text, &path).unwrap();
-    let store = Store::open(&cfg.store.path, &cfg.store.data_dir).unwrap();
-    Fixture {
-        _dir: dir,
-        cfg,
-        templates: Templates::load(None).unwrap(),
-        store,
-        now: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
-    }
-}
-
-impl Fixture {
-    fn ingest_stream(&mut self, input: &mut dyn std::io::Read) -> IngestResult {
-        let env = Env {
-            config: &self.cfg,
-            templates: &self.templates,
-        };
-        ingest_reader(
-            &mut self.store,
-            env,
-            input,
-            &Origin::Cli,
-            self.now,
-            self.now,
-        )
-        .unwrap()
-    }
-
-    fn ingest(&mut self, raw: &[u8]) -> IngestResult {
-        let env = Env {
-            config: &self.cfg,
-            templates: &self.templates,
-        };
-        ingest(&mut self.store, env, raw, &Origin::Cli, self.now, self.now).unwrap()
-    }
-}
+use secdesk::store::BlobKind;
+use support::pipeline::*;
 
 /// A header block of `n` 100-byte fields after the ones that name the
 /// message: the shape of the finding.

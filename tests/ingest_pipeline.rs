@@ -1,110 +1,13 @@
 //! The ingest pipeline on a temporary store, no servers: bytes in, rows out.
 //! Hostile and broken input included — each with an asserted outcome.
 
+mod support;
+
 use std::path::Path;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use secdesk::config::{self, Config};
-use secdesk::inbound::pipeline::{ingest, Env, IngestResult};
+use chrono::{Duration, TimeZone, Utc};
 use secdesk::inbound::Outcome;
-use secdesk::store::messages::Origin;
-use secdesk::store::Store;
-use secdesk::templates::Templates;
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    cfg: Config,
-    templates: Templates,
-    store: Store,
-    now: DateTime<Utc>,
-}
-
-fn fixture_with(extra: &str) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        r#"
-[project]
-name = "Example"
-security_address = "security@example.org"
-policy_url = "https://example.org/security"
-[store]
-path = "cases.db"
-data_dir = "data"
-max_message_size = "64KB"
-[team]
-lead = ["lead@example.org"]
-members = ["dev@example.org"]
-{extra}
-"#
-    );
-    let path = dir.path().join("secdesk.toml");
-    std::fs::write(&path, &text).unwrap();
-    let cfg = config::from_toml_str(&text, &path).unwrap();
-    let templates = Templates::load(None).unwrap();
-    let store = Store::open(&cfg.store.path, &cfg.store.data_dir).unwrap();
-    Fixture {
-        _dir: dir,
-        cfg,
-        templates,
-        store,
-        now: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
-    }
-}
-
-fn fixture() -> Fixture {
-    fixture_with("")
-}
-
-impl Fixture {
-    fn ingest(&mut self, raw: &[u8]) -> IngestResult {
-        self.now += Duration::seconds(1);
-        ingest(
-            &mut self.store,
-            Env {
-                config: &self.cfg,
-                templates: &self.templates,
-            },
-            raw,
-            &Origin::Cli,
-            self.now,
-            self.now,
-        )
-        .unwrap()
-    }
-
-    fn count(&self, sql: &str) -> i64 {
-        self.store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
-    }
-
-    fn outbox_bodies(&self) -> Vec<(String, String, String)> {
-        let mut stmt = self
-            .store
-            .conn()
-            .prepare("SELECT recipients, subject, body FROM outbox ORDER BY id")
-            .unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect()
-    }
-}
-
-fn sample(name: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data")
-            .join(name),
-    )
-    .unwrap()
-}
-
-fn report(from: &str, mid: &str, subject: &str, extra_headers: &str, body: &str) -> Vec<u8> {
-    format!(
-        "From: {from}\r\nTo: security@example.org\r\nSubject: {subject}\r\nMessage-ID: <{mid}>\r\n\
-         Date: Mon, 23 Nov 2026 09:00:00 +0000\r\n{extra_headers}\r\n{body}\r\n"
-    )
-    .into_bytes()
-}
+use support::pipeline::*;
 
 #[test]
 fn a_report_becomes_a_case_with_one_queued_ack() {

@@ -7,12 +7,11 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 
 use super::{open_store, UsageError};
-use crate::config::Config;
-use crate::inbound::pipeline::{ingest_reader, Env};
+use crate::inbound::pipeline::ingest_reader;
+use crate::settings::Settings;
 use crate::store::messages::Origin;
-use crate::templates::Templates;
 
-pub fn run(cfg: &Config, templates: &Templates, file: &str, json: bool) -> Result<ExitCode> {
+pub fn run(settings: &Settings, file: &str, json: bool) -> Result<ExitCode> {
     // An oversized message is still recorded (as rejected, its raw bytes
     // kept whole), but never held whole: `ingest_reader` keeps at most
     // store.max_message_size + 1 bytes in memory and streams the rest to
@@ -24,20 +23,10 @@ pub fn run(cfg: &Config, templates: &Templates, file: &str, json: bool) -> Resul
             .map_err(|e| UsageError(format!("{file}: cannot open: {e}")))?;
         (Box::new(f), file.to_string())
     };
-    let mut store = open_store(cfg)?;
+    let mut store = open_store(&settings.config)?;
     let now = Utc::now();
-    let r = ingest_reader(
-        &mut store,
-        Env {
-            config: cfg,
-            templates,
-        },
-        &mut input,
-        &Origin::Cli,
-        now,
-        now,
-    )
-    .with_context(|| format!("filing the message from {source}"))?;
+    let r = ingest_reader(&mut store, settings, &mut input, &Origin::Cli, now, now)
+        .with_context(|| format!("filing the message from {source}"))?;
     if json {
         println!(
             "{}",

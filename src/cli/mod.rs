@@ -17,7 +17,6 @@ use clap::{Parser, Subcommand};
 use crate::case::workflow::Action;
 use crate::config::{self, Config, ConfigError};
 use crate::store::Store;
-use crate::templates::Templates;
 
 /// Runs a project's security inbox.
 #[derive(Debug, Parser)]
@@ -339,8 +338,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             ops::check(&cfg, secrets.err())
         }
         Command::Ingest { file, json } => {
-            let templates = Templates::load(cfg.templates.dir.as_deref())?;
-            ingest::run(&cfg, &templates, &file, json)
+            ingest::run(&crate::settings::Settings::for_filing(cfg)?, &file, json)
         }
         Command::Cases {
             state,

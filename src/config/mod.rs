@@ -209,6 +209,18 @@ impl Secret {
 }
 
 impl Config {
+    /// secdesk's own addresses, lower-case: the security inbox and the SMTP
+    /// sender (mail from them is ours coming back).
+    pub fn own_addresses(&self) -> Vec<String> {
+        let mut own = vec![self.project.security_address.clone()];
+        if let Some(s) = &self.smtp {
+            if !own.contains(&s.from) {
+                own.push(s.from.clone());
+            }
+        }
+        own
+    }
+
     /// Reads the secrets that come from `password_file` (see [`Secret`]).
     pub fn load_secrets(&mut self) -> Result<(), ConfigError> {
         let source = self.path.display().to_string();

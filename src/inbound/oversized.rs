@@ -15,9 +15,10 @@ use std::io::Read;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use super::pipeline::{file_prepared, ingest, Env, IngestResult, Prepared};
+use super::pipeline::{file_prepared, ingest, IngestResult, Prepared};
 use crate::mail::headers::DESCRIBE_BYTES;
 use crate::mail::parse::{parse_headers, sha256_hex};
+use crate::settings::Settings;
 use crate::store::messages::Origin;
 use crate::store::{BlobKind, Store};
 
@@ -27,13 +28,13 @@ use crate::store::{BlobKind, Store};
 /// (streamed to the blob store) and recorded as rejected.
 pub fn ingest_reader(
     store: &mut Store,
-    env: Env<'_>,
+    settings: &Settings,
     input: &mut dyn Read,
     origin: &Origin,
     received_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<IngestResult> {
-    let max = env.config.store.max_message_size;
+    let max = settings.config.store.max_message_size;
     let limit = max.saturating_add(1);
     // Reserved once: growing by doubling would copy, and could touch up to
     // twice the limit. Pages not written are not resident. A failed
@@ -48,10 +49,10 @@ pub fn ingest_reader(
         .read_to_end(&mut raw)
         .context("reading the message")?;
     if raw.len() as u64 <= max {
-        return ingest(store, env, &raw, origin, received_at, now);
+        return ingest(store, settings, &raw, origin, received_at, now);
     }
     let p = prepare_streamed(store, max, raw, input)?;
-    file_prepared(store, env, &p, origin, received_at, now)
+    file_prepared(store, settings, &p, origin, received_at, now)
 }
 
 /// A message known to be over `max`: its first bytes (`prefix`, already

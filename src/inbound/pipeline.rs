@@ -23,9 +23,9 @@ use crate::mail::compose::{
 };
 use crate::mail::parse::{parse, parse_headers, sha256_hex, Incoming, ParseError};
 use crate::mail::thread::thread_keys;
+use crate::settings::Settings;
 use crate::store::messages::{self as rows, CreditSource, MessageRow, Origin, Seen};
 use crate::store::{outbox, record_event, BlobKind, Store};
-use crate::templates::Templates;
 
 pub use super::oversized::{ingest_reader, prepare_oversized, prepare_streamed};
 
@@ -36,29 +36,6 @@ pub struct IngestResult {
     pub case: Option<String>,
     /// Why, for `rejected` and `duplicate`.
     pub reason: Option<String>,
-}
-
-/// What the pipeline needs besides the store.
-#[derive(Debug, Clone, Copy)]
-pub struct Env<'a> {
-    pub config: &'a Config,
-    pub templates: &'a Templates,
-}
-
-impl Env<'_> {
-    fn own_addresses(&self) -> Vec<String> {
-        let mut own = vec![self.config.project.security_address.clone()];
-        if let Some(s) = &self.config.smtp {
-            if !own.contains(&s.from) {
-                own.push(s.from.clone());
-            }
-        }
-        own
-    }
-
-    fn domain(&self) -> &str {
-        self.config.project.domain()
-    }
 }
 
 /// A message made ready for filing: parsed, its bytes already in the blob
@@ -130,28 +107,28 @@ pub fn prepare(store: &Store, max: u64, raw: &[u8]) -> Result<Prepared> {
 /// Files one raw message received at `received_at`, in its own transaction.
 pub fn ingest(
     store: &mut Store,
-    env: Env<'_>,
+    settings: &Settings,
     raw: &[u8],
     origin: &Origin,
     received_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<IngestResult> {
-    let p = prepare(store, env.config.store.max_message_size, raw)?;
-    file_prepared(store, env, &p, origin, received_at, now)
+    let p = prepare(store, settings.config.store.max_message_size, raw)?;
+    file_prepared(store, settings, &p, origin, received_at, now)
 }
 
 /// Files one prepared message in its own transaction, its blobs made
 /// durable first.
 pub(super) fn file_prepared(
     store: &mut Store,
-    env: Env<'_>,
+    settings: &Settings,
     p: &Prepared,
     origin: &Origin,
     received_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<IngestResult> {
     store.sync_blobs()?;
-    let r = store.write(|tx| file_in(tx, env, p, origin, received_at, now))?;
+    let r = store.write(|tx| file_in(tx, settings, p, origin, received_at, now))?;
     log_filed(p, &r);
     Ok(r)
 }
@@ -176,7 +153,7 @@ pub fn log_filed(p: &Prepared, r: &IngestResult) {
 /// each sees the ones before it.
 pub fn file_in(
     tx: &rusqlite::Transaction<'_>,
-    env: Env<'_>,
+    settings: &Settings,
     p: &Prepared,
     origin: &Origin,
     received_at: DateTime<Utc>,
@@ -202,7 +179,7 @@ pub fn file_in(
             incoming,
             sha,
             size,
-        } => file_parsed(tx, env, incoming, sha, *size, origin, received_at, now),
+        } => file_parsed(tx, settings, incoming, sha, *size, origin, received_at, now),
     }
 }
 
@@ -319,7 +296,7 @@ fn flag_collision(
 #[allow(clippy::too_many_arguments)]
 fn file_parsed(
     tx: &rusqlite::Transaction<'_>,
-    env: Env<'_>,
+    settings: &Settings,
     m: &Incoming,
     sha: &str,
     size: u64,
@@ -327,7 +304,7 @@ fn file_parsed(
     received_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<IngestResult> {
-    let cfg = env.config;
+    let cfg = &settings.config;
     let sender = m.from.as_ref().map(|f| f.address.as_str()).unwrap_or("");
     let seen = rows::seen_before(tx, m.message_id.as_deref(), sha, &m.body_hash, sender)?;
     let (key, collision) = match seen {
@@ -354,7 +331,7 @@ fn file_parsed(
         Seen::New { key } => (key, None),
         Seen::Collision { key, earlier_cases } => (key, Some(earlier_cases)),
     };
-    let own = env.own_addresses();
+    let own = cfg.own_addresses();
     let team: Vec<String> = cfg
         .team
         .lead
@@ -400,7 +377,7 @@ fn file_parsed(
         reason: None,
         origin,
     };
-    apply(tx, env, m, &plan, &row, now)?;
+    apply(tx, settings, m, &plan, &row, now)?;
     if let Some(earlier) = collision {
         let case = plan.case.as_ref().map(|c| c.to_string());
         flag_collision(
@@ -422,13 +399,13 @@ fn file_parsed(
 
 fn apply(
     tx: &rusqlite::Transaction<'_>,
-    env: Env<'_>,
+    settings: &Settings,
     m: &Incoming,
     plan: &Plan,
     row: &MessageRow<'_>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let cfg = env.config;
+    let cfg = &settings.config;
     if let Some(c) = &plan.new_case {
         rows::insert_case(tx, c)?;
     }
@@ -484,7 +461,7 @@ fn apply(
             &c.missing,
             cfg.sla.response_window,
         );
-        match env.templates.render_prose("ack", &ctx) {
+        match settings.templates.render_prose("ack", &ctx) {
             Ok(body) => {
                 let token = format!("{:016x}", rand::random::<u64>());
                 let mut references = m.references.clone();
@@ -497,7 +474,12 @@ fn apply(
                     to: vec![c.reporter_address.clone()],
                     subject: reply_subject(&c.id, &c.subject),
                     body,
-                    message_id: new_message_id(Some(&c.id), OutKind::Ack, &token, env.domain()),
+                    message_id: new_message_id(
+                        Some(&c.id),
+                        OutKind::Ack,
+                        &token,
+                        cfg.project.domain(),
+                    ),
                     in_reply_to: m.message_id.clone(),
                     references,
                     dedup_key: format!("ack:{}", c.id),

@@ -3,17 +3,21 @@
 
 use std::path::Path;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use secdesk::config::{self, Config};
-use secdesk::inbound::pipeline::{ingest, Env, IngestResult};
+use secdesk::inbound::pipeline::{ingest, ingest_reader, IngestResult};
+use secdesk::settings::Settings;
 use secdesk::store::messages::Origin;
 use secdesk::store::Store;
 use secdesk::templates::Templates;
 
 pub struct Fixture {
     pub _dir: tempfile::TempDir,
-    pub cfg: Config,
-    pub templates: Templates,
+    pub settings: Settings,
+    pub cfg: Arc<Config>,
+    pub templates: Arc<Templates>,
     pub store: Store,
     pub now: DateTime<Utc>,
 }
@@ -41,12 +45,13 @@ members = ["dev@example.org"]
     let path = dir.path().join("secdesk.toml");
     std::fs::write(&path, &text).unwrap();
     let cfg = config::from_toml_str(&text, &path).unwrap();
-    let templates = Templates::load(None).unwrap();
     let store = Store::open(&cfg.store.path, &cfg.store.data_dir).unwrap();
+    let settings = Settings::load(cfg).unwrap();
     Fixture {
         _dir: dir,
-        cfg,
-        templates,
+        cfg: settings.config.clone(),
+        templates: settings.templates.clone(),
+        settings,
         store,
         now: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
     }
@@ -62,11 +67,21 @@ impl Fixture {
         self.now += Duration::seconds(1);
         ingest(
             &mut self.store,
-            Env {
-                config: &self.cfg,
-                templates: &self.templates,
-            },
+            &self.settings,
             raw,
+            &Origin::Cli,
+            self.now,
+            self.now,
+        )
+        .unwrap()
+    }
+
+    /// Files what `input` holds, as `secdesk ingest` reads a pipe, at `now`.
+    pub fn ingest_stream(&mut self, input: &mut dyn std::io::Read) -> IngestResult {
+        ingest_reader(
+            &mut self.store,
+            &self.settings,
+            input,
             &Origin::Cli,
             self.now,
             self.now,

@@ -24,7 +24,7 @@ use tracing::{debug, info, info_span, warn};
 use super::connect::{timed, ImapSession};
 use super::{blocking, Intake};
 use crate::config::ImapConfig;
-use crate::inbound::pipeline::{file_in, log_filed, prepare, prepare_oversized, Env, Prepared};
+use crate::inbound::pipeline::{file_in, log_filed, prepare, prepare_oversized, Prepared};
 use crate::inbound::plan::Outcome;
 use crate::mail::headers::DESCRIBE_BYTES;
 use crate::store::messages::{self as rows, Origin};
@@ -218,16 +218,12 @@ pub async fn sync_mailbox(
             }
         }
         blocking(|| intake.store.sync_blobs())?;
-        let env = Env {
-            config: &live.config,
-            templates: &live.templates,
-        };
         let results = blocking(|| {
             intake.store.write(|tx| {
                 ready
                     .iter()
                     .map(|(uid, p, origin, received_at)| {
-                        file_in(tx, env, p, origin, *received_at, now)
+                        file_in(tx, &live, p, origin, *received_at, now)
                             .with_context(|| format!("filing UID {uid} of {mailbox}"))
                     })
                     .collect::<Result<Vec<_>>>()
