@@ -18,9 +18,6 @@ use crate::inbound::plan::{
     TeamAuth,
 };
 use crate::mail::classify::{classify, Identity};
-use crate::mail::compose::{
-    ack_context, new_message_id, reply_subject, OutKind, OutgoingMail, ProjectView,
-};
 use crate::mail::parse::{parse, parse_headers, sha256_hex, Incoming, ParseError};
 use crate::mail::thread::thread_keys;
 use crate::settings::Settings;
@@ -360,6 +357,9 @@ fn file_parsed(
             counts,
             limits: &cfg.limits,
             response_window: cfg.sla.response_window,
+            project: &cfg.project,
+            templates: &settings.templates,
+            token: &format!("{:016x}", rand::random::<u64>()),
             received_at,
             team_auth: team_auth(cfg, m),
             from_sent_folder: origin.is_sent_folder(),
@@ -377,7 +377,7 @@ fn file_parsed(
         reason: None,
         origin,
     };
-    apply(tx, settings, m, &plan, &row, now)?;
+    apply(tx, &plan, &row, now)?;
     if let Some(earlier) = collision {
         let case = plan.case.as_ref().map(|c| c.to_string());
         flag_collision(
@@ -397,15 +397,14 @@ fn file_parsed(
     })
 }
 
+/// Commits a plan: the case, the message, credit, the response, the
+/// events, the acknowledgement, the mailbox mark.
 fn apply(
     tx: &rusqlite::Transaction<'_>,
-    settings: &Settings,
-    m: &Incoming,
     plan: &Plan,
     row: &MessageRow<'_>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let cfg = &settings.config;
     if let Some(c) = &plan.new_case {
         rows::insert_case(tx, c)?;
     }
@@ -442,76 +441,17 @@ fn apply(
     for e in &plan.events {
         record_event(tx, case.as_deref(), now, e.kind, "secdesk", &e.detail)?;
     }
-    if let Some(c) = &plan.new_case {
-        let held = match &plan.ack {
-            AckDecision::Queue => false,
-            AckDecision::Hold(_) => true,
-            AckDecision::Suppressed(_) | AckDecision::NotApplicable => {
-                rows::advance_mailbox(tx, row.origin, now)?;
-                return Ok(());
-            }
-        };
-        let ctx = ack_context(
-            ProjectView::from_config(&cfg.project),
-            &c.id,
-            &c.subject,
-            &c.reporter_address,
-            c.received_at,
-            c.response_due_at,
-            &c.missing,
-            cfg.sla.response_window,
-        );
-        match settings.templates.render_prose("ack", &ctx) {
-            Ok(body) => {
-                let token = format!("{:016x}", rand::random::<u64>());
-                let mut references = m.references.clone();
-                if let Some(id) = &m.message_id {
-                    references.push(id.clone());
-                }
-                let mail = OutgoingMail {
-                    kind: OutKind::Ack,
-                    case: Some(c.id.clone()),
-                    to: vec![c.reporter_address.clone()],
-                    subject: reply_subject(&c.id, &c.subject),
-                    body,
-                    message_id: new_message_id(
-                        Some(&c.id),
-                        OutKind::Ack,
-                        &token,
-                        cfg.project.domain(),
-                    ),
-                    in_reply_to: m.message_id.clone(),
-                    references,
-                    dedup_key: format!("ack:{}", c.id),
-                };
-                if held {
-                    outbox::enqueue_held(tx, &mail, now)?;
-                } else {
-                    outbox::enqueue(tx, &mail, now)?;
-                    record_event(
-                        tx,
-                        case.as_deref(),
-                        now,
-                        "ack_queued",
-                        "secdesk",
-                        "acknowledgement queued",
-                    )?;
-                }
-            }
-            Err(e) => {
-                // The case is filed either way; a broken template must not
-                // lose the report. `secdesk check` catches this before start.
-                warn!(case = %c.id, error = %e, "acknowledgement not rendered");
-                record_event(
-                    tx,
-                    case.as_deref(),
-                    now,
-                    "ack_failed",
-                    "secdesk",
-                    &format!("{e:#}"),
-                )?;
-            }
+    match &plan.ack {
+        AckDecision::Queue(mail) => {
+            outbox::enqueue(tx, mail, now)?;
         }
+        AckDecision::Hold(mail, _) => {
+            outbox::enqueue_held(tx, mail, now)?;
+        }
+        AckDecision::Failed(e) => {
+            warn!(case = case.as_deref().unwrap_or("-"), error = %e, "acknowledgement not rendered");
+        }
+        AckDecision::Suppressed(_) | AckDecision::NotApplicable => {}
     }
     rows::advance_mailbox(tx, row.origin, now)?;
     Ok(())

@@ -20,9 +20,13 @@ use chrono::{DateTime, Utc};
 use crate::case::assess::{parse_credit, Credit};
 use crate::case::report::{missing_items, ReportItem};
 use crate::case::{sla, CaseId, State};
-use crate::config::LimitsConfig;
+use crate::config::{LimitsConfig, ProjectConfig};
 use crate::mail::classify::{Classification, NoReply};
+use crate::mail::compose::{
+    ack_context, new_message_id, reply_subject, OutKind, OutgoingMail, ProjectView,
+};
 use crate::mail::parse::Incoming;
+use crate::templates::Templates;
 
 /// The outcome `secdesk ingest --json` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,16 +114,19 @@ pub fn rate_keys(address: &str) -> (String, String) {
     }
 }
 
-/// What to do about the acknowledgement.
+/// What to do about the acknowledgement, with the mail itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AckDecision {
-    /// Queue one (the store's unique key still guarantees at most one).
-    Queue,
+    /// Queue it (the store's unique key still guarantees at most one).
+    Queue(Box<OutgoingMail>),
     /// A rate limit is reached: keep it back, to be sent when the budget
     /// allows (unless the case is answered first). Never dropped.
-    Hold(String),
+    Hold(Box<OutgoingMail>, String),
     /// A new case that gets none, and why (recorded as an event).
     Suppressed(String),
+    /// The ack template did not render: the case is filed either way (a
+    /// broken template must not lose a report; `check` catches it first).
+    Failed(String),
     /// Not a new case: acknowledgements are only for new reports.
     NotApplicable,
 }
@@ -213,6 +220,12 @@ pub struct Inputs<'a> {
     pub counts: AckCounts,
     pub limits: &'a LimitsConfig,
     pub response_window: Duration,
+    /// What the acknowledgement says and where its Message-ID lives.
+    pub project: &'a ProjectConfig,
+    pub templates: &'a Templates,
+    /// Random, for the acknowledgement's Message-ID (passed in: the plan
+    /// draws no random numbers, reads no clock).
+    pub token: &'a str,
     pub received_at: DateTime<Utc>,
     pub team_auth: TeamAuth,
     /// Found in the shared mailbox's Sent folder.
@@ -357,9 +370,10 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
         Classification::NoReply(r) => {
             AckDecision::Suppressed(format!("not answered: {}", r.as_str()))
         }
-        Classification::Answerable => match i.counts.over(i.limits) {
-            Some(why) => AckDecision::Hold(why),
-            None => AckDecision::Queue,
+        Classification::Answerable => match (ack_mail(m, &new_case, i), i.counts.over(i.limits)) {
+            (Err(e), _) => AckDecision::Failed(format!("{e:#}")),
+            (Ok(mail), Some(why)) => AckDecision::Hold(Box::new(mail), why),
+            (Ok(mail), None) => AckDecision::Queue(Box::new(mail)),
         },
     };
     let missing = if new_case.missing.is_empty() {
@@ -372,20 +386,28 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
         kind: "case_opened",
         detail: format!("report received ({}); missing: {missing}", class.as_str()),
     }];
-    match &ack {
-        AckDecision::Suppressed(why) => events.push(PlannedEvent {
+    events.extend(match &ack {
+        AckDecision::Queue(_) => Some(PlannedEvent {
+            kind: "ack_queued",
+            detail: "acknowledgement queued".into(),
+        }),
+        AckDecision::Suppressed(why) => Some(PlannedEvent {
             kind: "ack_suppressed",
             detail: why.clone(),
         }),
-        AckDecision::Hold(why) => events.push(PlannedEvent {
+        AckDecision::Hold(_, why) => Some(PlannedEvent {
             kind: "ack_held",
             detail: format!(
                 "{why}; the acknowledgement waits until the budget allows, \
                  unless the case is answered first"
             ),
         }),
-        AckDecision::Queue | AckDecision::NotApplicable => {}
-    }
+        AckDecision::Failed(e) => Some(PlannedEvent {
+            kind: "ack_failed",
+            detail: e.clone(),
+        }),
+        AckDecision::NotApplicable => None,
+    });
     if let Some(why) = &m.from_problem {
         events.push(PlannedEvent {
             kind: "ambiguous_sender",
@@ -420,6 +442,35 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
         first_response: None,
         credit,
     }
+}
+
+/// The acknowledgement of a new case: threaded to the report, from the
+/// `ack` template, quoting only the case tag and the capped subject.
+fn ack_mail(m: &Incoming, c: &NewCase, i: &Inputs<'_>) -> anyhow::Result<OutgoingMail> {
+    let ctx = ack_context(
+        ProjectView::from_config(i.project),
+        &c.id,
+        &c.subject,
+        &c.reporter_address,
+        c.received_at,
+        c.response_due_at,
+        &c.missing,
+        i.response_window,
+    );
+    let body = i.templates.render_prose("ack", &ctx)?;
+    let mut references = m.references.clone();
+    references.extend(m.message_id.iter().cloned());
+    Ok(OutgoingMail {
+        kind: OutKind::Ack,
+        case: Some(c.id.clone()),
+        to: vec![c.reporter_address.clone()],
+        subject: reply_subject(&c.id, &c.subject),
+        body,
+        message_id: new_message_id(Some(&c.id), OutKind::Ack, i.token, i.project.domain()),
+        in_reply_to: m.message_id.clone(),
+        references,
+        dedup_key: format!("ack:{}", c.id),
+    })
 }
 
 /// A message from the Sent folder: the team answering from the security

@@ -9,12 +9,27 @@ fn msg() -> Incoming {
     parse(include_bytes!("../../../tests/data/01-report-complete.eml")).unwrap()
 }
 
+/// The project and the built-in templates, for the acknowledgement.
+fn project() -> &'static (ProjectConfig, Templates) {
+    static P: std::sync::OnceLock<(ProjectConfig, Templates)> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        let cfg = crate::config::from_toml_str(
+            "[project]\nname = \"Example\"\nsecurity_address = \"security@example.org\"\n\
+             [store]\npath = \"c\"\ndata_dir = \"d\"\n",
+            std::path::Path::new("/etc/secdesk/secdesk.toml"),
+        )
+        .unwrap();
+        (cfg.project, Templates::load(None).unwrap())
+    })
+}
+
 fn inputs<'a>(
     class: &'a Classification,
     thread: Option<&'a Thread>,
     counts: AckCounts,
     limits: &'a LimitsConfig,
 ) -> Inputs<'a> {
+    let (project, templates) = project();
     Inputs {
         classification: class,
         thread,
@@ -22,6 +37,9 @@ fn inputs<'a>(
         counts,
         limits,
         response_window: Duration::from_secs(48 * 3600),
+        project,
+        templates,
+        token: "t0k3n",
         received_at: Utc.with_ymd_and_hms(2026, 11, 23, 9, 13, 0).unwrap(),
         team_auth: TeamAuth::Verified,
         from_sent_folder: false,
@@ -50,7 +68,20 @@ fn a_new_report_opens_a_case_and_queues_an_ack() {
     let c = Classification::Answerable;
     let p = plan_inbound(&msg(), &inputs(&c, None, AckCounts::default(), &LIMITS));
     assert_eq!(p.outcome, Outcome::NewCase);
-    assert_eq!(p.ack, AckDecision::Queue);
+    let AckDecision::Queue(ack) = &p.ack else {
+        panic!("{:?}", p.ack)
+    };
+    // The ack is built in the plan: to the reporter, threaded, tagged.
+    assert_eq!(ack.to, vec!["sam@reporter.example".to_string()]);
+    assert_eq!(
+        ack.message_id,
+        "secdesk.sec-2026-0001.ack.t0k3n@example.org"
+    );
+    assert_eq!(
+        ack.in_reply_to.as_deref(),
+        Some("20261123091244.4411@reporter.example")
+    );
+    assert!(ack.subject.starts_with("Re: [SEC-2026-0001] "));
     let n = p.new_case.unwrap();
     assert_eq!(n.reporter_address, "sam@reporter.example");
     assert_eq!(
@@ -87,7 +118,7 @@ fn rate_limits_hold_the_ack_back_with_a_reason() {
     ] {
         let p = plan_inbound(&msg(), &inputs(&c, None, counts, &LIMITS));
         assert!(
-            matches!(p.ack, AckDecision::Hold(ref w) if w.contains(says)),
+            matches!(p.ack, AckDecision::Hold(_, ref w) if w.contains(says)),
             "{counts:?}: {:?}",
             p.ack
         );
