@@ -36,6 +36,7 @@ pub mod advisory;
 pub mod backoff;
 pub mod case;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod failpoint;

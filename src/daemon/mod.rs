@@ -26,7 +26,7 @@ use crate::inbound::imap::Intake;
 use crate::outbox::{self, Outbox};
 use crate::reminders::Scheduler;
 use crate::settings::Settings;
-use crate::store::Store;
+use crate::store::{SharedStore, Store};
 use systemd::{notify, Health};
 
 pub mod reload;
@@ -122,24 +122,28 @@ pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<
     let (live_tx, live_rx) = watch::channel(settings);
 
     let token = CancellationToken::new();
+    let clock = crate::clock::Clock::System;
     let intake = Intake {
         live: live_rx.clone(),
         imap: imap.clone(),
-        store: intake_store,
+        store: SharedStore::new(intake_store),
+        clock,
         outbox_wake: wake.clone(),
         health: health.clone(),
     };
     let outbox = Outbox {
         live: live_rx.clone(),
         smtp,
-        store: outbox_store,
+        store: SharedStore::new(outbox_store),
+        clock,
         client,
         wake: wake.clone(),
         health: health.clone(),
     };
     let reminders = Scheduler {
         live: live_rx,
-        store: schedule_store,
+        store: SharedStore::new(schedule_store),
+        clock,
         outbox_wake: wake.clone(),
     };
     let tasks: Vec<(&'static str, JoinHandle<()>)> = vec![

@@ -15,15 +15,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use chrono::Utc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
+use crate::clock::Clock;
 use crate::config::SmtpConfig;
-use crate::inbound::imap::blocking;
 use crate::store::outbox::{self as queue, QueuedMail};
-use crate::store::Store;
+use crate::store::SharedStore;
 
 /// How often the worker looks for rows queued by other processes (the CLI)
 /// when nothing wakes it.
@@ -53,7 +52,8 @@ pub struct Outbox {
     /// the rate limits held acknowledgements are released by.
     pub live: tokio::sync::watch::Receiver<crate::settings::Settings>,
     pub smtp: SmtpConfig,
-    pub store: Store,
+    pub store: SharedStore,
+    pub clock: Clock,
     pub client: smtp::SmtpClient,
     pub wake: Arc<Notify>,
     pub health: Arc<crate::daemon::systemd::Health>,
@@ -73,10 +73,14 @@ impl Outbox {
                 Ok(false) => {}
                 Err(e) => warn!(error = %format!("{e:#}"), "outbox"),
             }
-            let wait = blocking(|| queue::next_due_at(self.store.conn()))
+            let now = self.clock.now();
+            let wait = self
+                .store
+                .run(|s| queue::next_due_at(s.conn()))
+                .await
                 .ok()
                 .flatten()
-                .map(|due| (due - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                .map(|due| (due - now).to_std().unwrap_or(Duration::ZERO))
                 .unwrap_or(POLL)
                 .min(POLL);
             tokio::select! {
@@ -89,13 +93,14 @@ impl Outbox {
 
     /// Sends the oldest due row, if any; true if there was one.
     async fn step(&mut self) -> Result<bool> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let config = self.live.borrow().config.clone();
-        if blocking(|| queue::any_held(self.store.conn()))? {
-            let r = blocking(|| {
-                self.store
-                    .write(|tx| queue::release_held_acks(tx, &config.limits, now))
-            })?;
+        if self.store.run(|s| queue::any_held(s.conn())).await? {
+            let limits = config.limits.clone();
+            let r = self
+                .store
+                .run(move |s| s.write(|tx| queue::release_held_acks(tx, &limits, now)))
+                .await?;
             if r.released + r.cancelled > 0 {
                 info!(
                     released = r.released,
@@ -104,7 +109,11 @@ impl Outbox {
                 );
             }
         }
-        let Some(m) = blocking(|| queue::next_due(self.store.conn(), now))? else {
+        let Some(m) = self
+            .store
+            .run(move |s| queue::next_due(s.conn(), now))
+            .await?
+        else {
             return Ok(false);
         };
         let span = info_span!("send", case = m.case_id.as_deref().unwrap_or("-"), kind = %m.kind, row = m.id);
@@ -112,22 +121,33 @@ impl Outbox {
         let outcome = send(&mut self.client, &self.smtp, &from_name, &m)
             .instrument(span.clone())
             .await;
-        let _e = span.enter();
-        let now = Utc::now();
+        let now = self.clock.now();
         match outcome {
             SendOutcome::Sent => {
                 crate::failpoint::hit("after_smtp_accept");
-                blocking(|| self.store.write(|tx| queue::mark_sent(tx, &m, now)))?;
+                self.store
+                    .run(move |s| s.write(|tx| queue::mark_sent(tx, &m, now)))
+                    .instrument(span.clone())
+                    .await?;
+                let _e = span.enter();
                 info!(outcome = "sent", "mail accepted by the SMTP server");
             }
             SendOutcome::Retry(err) => {
-                let delay = retry_delay(m.attempts);
+                let (attempts, delay) = (m.attempts + 1, retry_delay(m.attempts));
                 let next = now + chrono::Duration::from_std(delay).unwrap_or_default();
-                blocking(|| self.store.write(|tx| queue::mark_retry(tx, &m, next, &err)))?;
-                warn!(outcome = "retry", attempts = m.attempts + 1, retry_in_s = delay.as_secs(), error = %err, "send failed, will retry");
+                let e = err.clone();
+                self.store
+                    .run(move |s| s.write(|tx| queue::mark_retry(tx, &m, next, &e)))
+                    .await?;
+                let _e = span.enter();
+                warn!(outcome = "retry", attempts, retry_in_s = delay.as_secs(), error = %err, "send failed, will retry");
             }
             SendOutcome::Permanent(err) => {
-                blocking(|| self.store.write(|tx| queue::mark_failed(tx, &m, &err, now)))?;
+                let e = err.clone();
+                self.store
+                    .run(move |s| s.write(|tx| queue::mark_failed(tx, &m, &e, now)))
+                    .await?;
+                let _e = span.enter();
                 warn!(outcome = "failed", error = %err, "send failed permanently");
             }
         }

@@ -14,11 +14,11 @@ use tracing::{info, warn};
 
 use super::plan::{compose, digests, firings};
 use crate::case::sla::{human_duration, Threshold};
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::inbound::imap::blocking;
 use crate::mail::compose::OutgoingMail;
 use crate::store::reminders as rows;
-use crate::store::{outbox, record_event, Store};
+use crate::store::{outbox, record_event, SharedStore, Store};
 use crate::templates::Templates;
 
 /// Runs one scan at `now`: records what fires and queues the mails (or,
@@ -79,17 +79,23 @@ pub fn scan(
 pub struct Scheduler {
     /// The reloadable configuration and templates (SIGHUP swaps them).
     pub live: tokio::sync::watch::Receiver<crate::settings::Settings>,
-    pub store: Store,
+    pub store: SharedStore,
+    pub clock: Clock,
     pub outbox_wake: Arc<Notify>,
 }
 
 impl Scheduler {
-    pub async fn run(mut self, shutdown: CancellationToken) {
+    pub async fn run(self, shutdown: CancellationToken) {
         loop {
             // The configuration of this tick: a reload changes the next one.
             let live = self.live.borrow().clone();
-            let now = Utc::now();
-            match blocking(|| scan(&mut self.store, &live.config, &live.templates, now, false)) {
+            let now = self.clock.now();
+            let settings = live.clone();
+            let scanned = self
+                .store
+                .run(move |s| scan(s, &settings.config, &settings.templates, now, false))
+                .await;
+            match scanned {
                 Ok(mails) if !mails.is_empty() => {
                     info!(mails = mails.len(), "reminders queued");
                     self.outbox_wake.notify_one();
@@ -97,7 +103,7 @@ impl Scheduler {
                 Ok(_) => {}
                 Err(e) => warn!(error = %format!("{e:#}"), "reminder scan failed"),
             }
-            let next = live.config.sla.scan.after(&Utc::now()).next();
+            let next = live.config.sla.scan.after(&self.clock.now()).next();
             let Some(next) = next else {
                 // Validated at load; never expected. Scan again in a minute.
                 warn!("sla.scan gives no next time; scanning again in 60s");
@@ -107,7 +113,7 @@ impl Scheduler {
                 }
                 continue;
             };
-            let wait = (next - Utc::now()).to_std().unwrap_or_default();
+            let wait = (next - self.clock.now()).to_std().unwrap_or_default();
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.cancelled() => return,

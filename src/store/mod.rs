@@ -230,6 +230,47 @@ impl Store {
     }
 }
 
+/// The one door from async code to a store: every call runs on tokio's
+/// blocking pool, one at a time, so a slow disk or a busy lock never stalls
+/// the runtime's workers (and the daemon does not depend on a
+/// multi-threaded runtime, as `block_in_place` would). Each task owns one.
+#[derive(Clone)]
+pub struct SharedStore {
+    inner: std::sync::Arc<std::sync::Mutex<Store>>,
+}
+
+impl std::fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedStore")
+    }
+}
+
+impl SharedStore {
+    pub fn new(store: Store) -> SharedStore {
+        SharedStore {
+            inner: std::sync::Arc::new(std::sync::Mutex::new(store)),
+        }
+    }
+
+    /// Runs `f` with the store on the blocking pool. Dropping the returned
+    /// future does not stop `f`: a transaction begun is finished.
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut Store) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut store = inner.lock().map_err(|_| {
+                anyhow::anyhow!("the store's lock is poisoned: a store call panicked")
+            })?;
+            f(&mut store)
+        })
+        .await
+        .context("a store call on the blocking pool failed")?
+    }
+}
+
 /// A consistent copy of the open database `conn` at `target` (a new file,
 /// created 0600, never through a link), through SQLite's online backup API:
 /// readers and the writer carry on meanwhile. `extra` is added to the usual

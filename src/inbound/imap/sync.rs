@@ -18,13 +18,12 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, info_span, warn};
 
 use super::connect::{timed, ImapSession};
-use super::{blocking, Intake};
+use super::Intake;
 use crate::config::ImapConfig;
-use crate::inbound::pipeline::{file_in, log_filed, prepare, prepare_oversized, Prepared};
+use crate::inbound::pipeline::{file_in, log_filed, prepare, prepare_oversized};
 use crate::inbound::plan::Outcome;
 use crate::mail::headers::DESCRIBE_BYTES;
 use crate::store::messages::{self as rows, Origin};
@@ -78,14 +77,13 @@ pub struct Synced {
     pub new_cases: usize,
 }
 
-/// Brings `mailbox` up to date. Stops early (with what it has committed)
-/// when `shutdown` fires.
+/// Brings `mailbox` up to date, one committed batch at a time (shutdown
+/// may drop this between any two of them).
 pub async fn sync_mailbox(
     session: &mut ImapSession,
     intake: &mut Intake,
     mailbox: &str,
     sent: bool,
-    shutdown: &CancellationToken,
 ) -> Result<Synced> {
     let t = intake.imap.timeout;
     // One configuration for the whole pass, even if a reload lands mid-way.
@@ -98,46 +96,45 @@ pub async fn sync_mailbox(
     })
     .await?;
     let uidvalidity = selected.uid_validity.unwrap_or(0);
-    let now = Utc::now();
-    let store = &mut intake.store;
-    let last_uid = blocking(|| {
-        let state = rows::mailbox_state(store.conn(), mailbox)?;
-        match state {
-            Some((v, last)) if v == uidvalidity => Ok::<u32, anyhow::Error>(last),
-            Some((v, _)) => {
-                warn!(
-                    mailbox,
-                    old = v,
-                    new = uidvalidity,
-                    "UIDVALIDITY changed: rescanning, duplicates are skipped"
-                );
-                store.write(|tx| {
-                    record_event(
-                        tx,
-                        None,
-                        now,
-                        "uidvalidity_changed",
-                        "secdesk",
-                        &format!("mailbox {mailbox}: {v} -> {uidvalidity}; full rescan"),
-                    )?;
-                    rows::reset_mailbox(tx, mailbox, uidvalidity, now)
-                })?;
-                Ok(0)
+    let now = intake.clock.now();
+    let mb = mailbox.to_string();
+    let last_uid = intake
+        .store
+        .run(move |store| {
+            let state = rows::mailbox_state(store.conn(), &mb)?;
+            match state {
+                Some((v, last)) if v == uidvalidity => Ok(last),
+                Some((v, _)) => {
+                    warn!(
+                        mailbox = %mb,
+                        old = v,
+                        new = uidvalidity,
+                        "UIDVALIDITY changed: rescanning, duplicates are skipped"
+                    );
+                    store.write(|tx| {
+                        record_event(
+                            tx,
+                            None,
+                            now,
+                            "uidvalidity_changed",
+                            "secdesk",
+                            &format!("mailbox {mb}: {v} -> {uidvalidity}; full rescan"),
+                        )?;
+                        rows::reset_mailbox(tx, &mb, uidvalidity, now)
+                    })?;
+                    Ok(0)
+                }
+                None => {
+                    store.write(|tx| rows::reset_mailbox(tx, &mb, uidvalidity, now))?;
+                    Ok(0)
+                }
             }
-            None => {
-                store.write(|tx| rows::reset_mailbox(tx, mailbox, uidvalidity, now))?;
-                Ok(0)
-            }
-        }
-    })?;
+        })
+        .await?;
 
     let mut synced = Synced::default();
     if selected.exists == 0 {
-        blocking(|| {
-            intake
-                .store
-                .write(|tx| rows::mark_synced(tx, mailbox, Utc::now()))
-        })?;
+        mark_synced(intake, mailbox).await?;
         return Ok(synced);
     }
 
@@ -150,9 +147,6 @@ pub async fn sync_mailbox(
     let batch_size = intake.imap.batch_size as usize;
     let mut i = 0;
     while i < listed.len() {
-        if shutdown.is_cancelled() {
-            return Ok(synced);
-        }
         // A batch: up to batch_size messages and `budget` bytes, at least one.
         let mut batch = Vec::new();
         let mut bytes = 0u64;
@@ -184,54 +178,59 @@ pub async fn sync_mailbox(
         // one transaction: one commit (one fsync, one turn of the write
         // lock) per batch instead of per message. A crash before the commit
         // refetches the batch; after it, never (invariant 1 holds per batch).
-        let now = Utc::now();
-        let mut ready = Vec::with_capacity(batch.len());
-        for m in &batch {
-            let prepared = blocking(|| -> Result<Option<Prepared>> {
-                if m.size > max {
-                    let Some(h) = headers.remove(&m.uid) else {
-                        warn!(
-                            uid = m.uid,
-                            "message vanished before its headers were fetched"
-                        );
-                        return Ok(None);
+        let now = intake.clock.now();
+        let (live, mb) = (live.clone(), mailbox.to_string());
+        let filed = intake
+            .store
+            .run(move |store| {
+                let mut ready = Vec::with_capacity(batch.len());
+                for m in &batch {
+                    let prepared = if m.size > max {
+                        let Some(h) = headers.remove(&m.uid) else {
+                            warn!(
+                                uid = m.uid,
+                                "message vanished before its headers were fetched"
+                            );
+                            continue;
+                        };
+                        prepare_oversized(store, max, &h, m.size)
+                    } else {
+                        let Some(raw) = bodies.remove(&m.uid) else {
+                            warn!(uid = m.uid, "message vanished before it was fetched");
+                            continue;
+                        };
+                        prepare(store, max, &raw)
+                    }
+                    .with_context(|| format!("keeping UID {} of {mb}", m.uid))?;
+                    let origin = Origin::Imap {
+                        mailbox: mb.clone(),
+                        uidvalidity,
+                        uid: m.uid,
+                        sent,
                     };
-                    prepare_oversized(&intake.store, max, &h, m.size).map(Some)
-                } else {
-                    let Some(raw) = bodies.remove(&m.uid) else {
-                        warn!(uid = m.uid, "message vanished before it was fetched");
-                        return Ok(None);
-                    };
-                    prepare(&intake.store, max, &raw).map(Some)
+                    let received_at = m.internal_date.filter(|d| *d <= now).unwrap_or(now);
+                    ready.push((m.uid, prepared, origin, received_at));
                 }
+                store.sync_blobs()?;
+                let results = store.write(|tx| {
+                    ready
+                        .iter()
+                        .map(|(uid, p, origin, received_at)| {
+                            file_in(tx, &live, p, origin, *received_at, now)
+                                .with_context(|| format!("filing UID {uid} of {mb}"))
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })?;
+                Ok(ready
+                    .into_iter()
+                    .zip(results)
+                    .map(|((uid, p, _, _), r)| (uid, p, r))
+                    .collect::<Vec<_>>())
             })
-            .with_context(|| format!("keeping UID {} of {mailbox}", m.uid))?;
-            if let Some(p) = prepared {
-                let origin = Origin::Imap {
-                    mailbox: mailbox.to_string(),
-                    uidvalidity,
-                    uid: m.uid,
-                    sent,
-                };
-                let received_at = m.internal_date.filter(|d| *d <= now).unwrap_or(now);
-                ready.push((m.uid, p, origin, received_at));
-            }
-        }
-        blocking(|| intake.store.sync_blobs())?;
-        let results = blocking(|| {
-            intake.store.write(|tx| {
-                ready
-                    .iter()
-                    .map(|(uid, p, origin, received_at)| {
-                        file_in(tx, &live, p, origin, *received_at, now)
-                            .with_context(|| format!("filing UID {uid} of {mailbox}"))
-                    })
-                    .collect::<Result<Vec<_>>>()
-            })
-        })?;
+            .await?;
         crate::failpoint::hit("after_commit");
-        let mut committed = Vec::with_capacity(results.len());
-        for ((uid, p, _, _), r) in ready.iter().zip(&results) {
+        let mut committed = Vec::with_capacity(filed.len());
+        for (uid, p, r) in &filed {
             let _span = info_span!("message", mailbox, uid = *uid).entered();
             log_filed(p, r);
             synced.filed += 1;
@@ -240,19 +239,24 @@ pub async fn sync_mailbox(
             }
             committed.push(*uid);
         }
-        drop(ready);
+        drop(filed);
         // Acks are queued by now: wake the outbox.
         intake.outbox_wake.notify_one();
         if !sent {
             move_processed(session, &intake.imap, &committed).await;
         }
     }
-    blocking(|| {
-        intake
-            .store
-            .write(|tx| rows::mark_synced(tx, mailbox, Utc::now()))
-    })?;
+    mark_synced(intake, mailbox).await?;
     Ok(synced)
+}
+
+/// Records a completed pass over `mailbox` (for `secdesk status`).
+async fn mark_synced(intake: &Intake, mailbox: &str) -> Result<()> {
+    let (mb, now) = (mailbox.to_string(), intake.clock.now());
+    intake
+        .store
+        .run(move |s| s.write(|tx| rows::mark_synced(tx, &mb, now)))
+        .await
 }
 
 /// UIDs above `last_uid` with their sizes and arrival times, in UID order.
