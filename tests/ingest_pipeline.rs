@@ -38,8 +38,7 @@ fn a_report_becomes_a_case_with_one_queued_ack() {
     // Raw bytes kept by hash.
     assert_eq!(f.count("SELECT COUNT(*) FROM messages"), 1);
     let sha: String = f
-        .store
-        .conn()
+        .db()
         .query_row("SELECT sha256 FROM messages", [], |r| r.get(0))
         .unwrap();
     let raw = f
@@ -114,8 +113,7 @@ fn threading_by_tag_references_in_reply_to_and_nothing() {
     let first = f.ingest(&sample("01-report-complete.eml"));
     let case = first.case.unwrap();
     let ack_id: String = f
-        .store
-        .conn()
+        .db()
         .query_row("SELECT message_id FROM outbox", [], |r| r.get(0))
         .unwrap();
 

@@ -13,8 +13,7 @@ use secdesk::store::outbox::{next_due, release_held_acks};
 use support::pipeline::*;
 
 fn case_field(f: &Fixture, case: &str, column: &str) -> Option<String> {
-    f.store
-        .conn()
+    f.db()
         .query_row(
             &format!("SELECT {column} FROM cases WHERE id = ?1"),
             [case],
@@ -290,9 +289,8 @@ fn rate_limits_delay_acknowledgements_never_drop_them() {
     // Two more victims (per-sender limit), o6 and o7, then the late one.
     assert_eq!(r.released, 5);
     let released: Vec<String> = {
-        let mut stmt = f
-            .store
-            .conn()
+        let db = f.db();
+        let mut stmt = db
             .prepare("SELECT case_id FROM events WHERE kind = 'ack_released' ORDER BY id")
             .unwrap();
         stmt.query_map([], |r| r.get(0))
@@ -400,7 +398,7 @@ fn odd_message_ids_are_not_echoed() {
     let raw = "From: r@reporter.example\r\nSubject: =?utf-8?b?SGk=?= literal\r\n\
                Message-ID: <a\"b,c(d)@x>\r\nReferences: <=?utf-8?q?x?=@y> <ok.1@r.example>\r\n\r\nbody\r\n";
     f.ingest(raw.as_bytes());
-    let q = next_due(f.store.conn(), f.now).unwrap().unwrap();
+    let q = next_due(&f.db(), f.now).unwrap().unwrap();
     let wire = secdesk::outbox::message::build(&q, "security@example.org", "Example").unwrap();
     let wire = String::from_utf8(wire.formatted()).unwrap();
     assert!(!wire.contains("In-Reply-To"), "{wire}");

@@ -51,6 +51,13 @@ pub fn status(cfg: &Config, max_age: Duration, json: bool) -> Result<ExitCode> {
                 _ => "unknown (the daemon has not connected yet)",
             }
         );
+        println!(
+            "reminders: {}",
+            s.reminders_scanned_at
+                .as_deref()
+                .map(|t| format!("last scan {}", ago(t)))
+                .unwrap_or_else(|| "no scan yet".into())
+        );
         if let Some(e) = &s.intake_error {
             println!("last error: {e}");
         }

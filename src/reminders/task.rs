@@ -18,7 +18,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::mail::compose::OutgoingMail;
 use crate::store::reminders as rows;
-use crate::store::{outbox, record_event, SharedStore, Store};
+use crate::store::{daemon_state, outbox, record_event, ts, SharedStore, Store};
 use crate::templates::Templates;
 
 /// Runs one scan at `now`: records what fires and queues the mails (or,
@@ -93,7 +93,12 @@ impl Scheduler {
             let settings = live.clone();
             let scanned = self
                 .store
-                .run(move |s| scan(s, &settings.config, &settings.templates, now, false))
+                .run(move |s| {
+                    let mails = scan(s, &settings.config, &settings.templates, now, false)?;
+                    // For `status`, and for tests that wait for a tick.
+                    daemon_state::set(s.conn(), "reminders_scanned_at", &ts(now), now)?;
+                    Ok(mails)
+                })
                 .await;
             match scanned {
                 Ok(mails) if !mails.is_empty() => {

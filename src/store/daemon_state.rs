@@ -45,6 +45,8 @@ pub struct Status {
     /// Per mailbox: the last completed sync.
     pub last_sync: BTreeMap<String, Option<String>>,
     pub intake_mode: Option<String>,
+    /// When the reminder task last scanned the open cases.
+    pub reminders_scanned_at: Option<String>,
     pub intake_error: Option<String>,
     pub outbox_queued: i64,
     pub outbox_oldest_queued_at: Option<String>,
@@ -93,6 +95,7 @@ pub fn status(conn: &Connection) -> Result<Status> {
     Ok(Status {
         last_sync,
         intake_mode: state.get("intake_mode").map(|v| v.0.clone()),
+        reminders_scanned_at: state.get("reminders_scanned_at").map(|v| v.0.clone()),
         intake_error: state
             .get("intake_error")
             .map(|v| format!("{} (at {})", v.0, v.1)),

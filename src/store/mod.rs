@@ -224,8 +224,10 @@ impl Store {
         Ok(out)
     }
 
-    /// Read access for queries.
-    pub fn conn(&self) -> &Connection {
+    /// Read access for the store's own query modules and the CLI. Not
+    /// public: async code goes through [`SharedStore::run`]; tests read the
+    /// file with a connection of their own.
+    pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
 }

@@ -89,23 +89,28 @@ impl Fixture {
         .unwrap()
     }
 
+    /// A connection of the test's own to the store's file (WAL lets it
+    /// read beside the store's), for assertions and set-up.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(&self.cfg.store.path).unwrap()
+    }
+
     pub fn count(&self, sql: &str) -> i64 {
-        self.store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
+        self.db().query_row(sql, [], |r| r.get(0)).unwrap()
     }
 
     pub fn text(&self, sql: &str) -> String {
-        self.store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
+        self.db().query_row(sql, [], |r| r.get(0)).unwrap()
     }
 
     pub fn exec(&self, sql: &str) {
-        self.store.conn().execute_batch(sql).unwrap();
+        self.db().execute_batch(sql).unwrap();
     }
 
     /// (recipients, subject, body) of every outbox row, oldest first.
     pub fn outbox_bodies(&self) -> Vec<(String, String, String)> {
-        let mut stmt = self
-            .store
-            .conn()
+        let db = self.db();
+        let mut stmt = db
             .prepare("SELECT recipients, subject, body FROM outbox ORDER BY id")
             .unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -116,9 +121,8 @@ impl Fixture {
 
     /// Event kinds of `case`, oldest first.
     pub fn events(&self, case: &str) -> Vec<(String, String)> {
-        let mut stmt = self
-            .store
-            .conn()
+        let db = self.db();
+        let mut stmt = db
             .prepare("SELECT kind, detail FROM events WHERE case_id = ?1 ORDER BY id")
             .unwrap();
         stmt.query_map([case], |r| Ok((r.get(0)?, r.get(1)?)))
