@@ -95,7 +95,8 @@ fn killed_mid_batch_files_every_report_once() {
     assert_eq!(desk.cases().len(), 8, "{}", desk.log_text());
     desk.start();
     let acks = settle(s, &desk, &reporters);
-    std::thread::sleep(Duration::from_secs(2));
+    // Every row sent: any resend there will be has happened.
+    desk.wait_outbox_empty(WAIT);
     // The outbox runs beside intake, so the crash may also catch one ack
     // between SMTP acceptance and marking: that one, and only that one, may
     // arrive twice — as the same message.
@@ -127,7 +128,8 @@ fn killed_between_smtp_acceptance_and_marking_resends_the_same_message() {
     assert!(!desk.wait_exit(WAIT).success());
     desk.start();
     let acks = settle(s, &desk, &reporters);
-    std::thread::sleep(Duration::from_secs(2));
+    // Every row sent: any resend there will be has happened.
+    desk.wait_outbox_empty(WAIT);
     let mut twice = 0;
     for r in &reporters {
         let ids: Vec<String> = mailbox(s, r, "INBOX")
@@ -178,7 +180,8 @@ fn repeated_sigkills_while_reports_arrive() {
     let reporters = sender.join().unwrap();
     desk.start();
     let acks = settle(s, &desk, &reporters);
-    std::thread::sleep(Duration::from_secs(2));
+    // Every row sent: any resend there will be has happened.
+    desk.wait_outbox_empty(WAIT);
     for r in &reporters {
         let ids: Vec<String> = mailbox(s, r, "INBOX")
             .iter()

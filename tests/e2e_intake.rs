@@ -58,9 +58,10 @@ fn a_report_gets_exactly_one_threaded_acknowledgement() {
     assert!(text.contains(&id) && text.contains("48"), "{text}");
     assert!(cases[0]["acknowledged_at"].is_string());
 
-    // The ack came back into nobody's inbox but the reporter's, and a second
-    // look a little later still finds exactly one.
-    std::thread::sleep(Duration::from_secs(2));
+    // The ack came back into nobody's inbox but the reporter's: once the
+    // outbox is empty, the store says it was the only mail, sent once.
+    desk.wait_outbox_empty(WAIT);
+    assert_eq!(desk.count("SELECT COUNT(*) FROM outbox"), 1);
     assert_eq!(mailbox(s, reporter, "INBOX").len(), 1);
     assert_eq!(desk.cases().len(), 1);
     let show = desk.show(&id);
@@ -109,8 +110,9 @@ fn machine_mail_is_filed_and_never_answered() {
         assert!(std::time::Instant::now() < deadline, "{}", desk.log_text());
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::thread::sleep(Duration::from_secs(2));
+    desk.wait_outbox_empty(WAIT);
     for who in [ooo, lister, daemon] {
+        assert_eq!(desk.mails_to(who), 0, "{who} was answered");
         assert_eq!(mailbox(s, who, "INBOX").len(), 0, "{who} was answered");
     }
     // Our own inbox holds the five messages sent to it, and nothing of ours.
@@ -155,7 +157,8 @@ fn smuggled_headers_reach_nobody() {
     let subj = header(&acks[0], "Subject").unwrap();
     assert!(!subj.contains('\n'), "{subj:?}");
     assert_eq!(header(&acks[0], "Bcc"), None);
-    std::thread::sleep(Duration::from_secs(2));
+    desk.wait_outbox_empty(WAIT);
+    assert_eq!(desk.mails_to(victim), 0, "mail was queued to the victim");
     assert_eq!(mailbox(s, victim, "INBOX").len(), 0, "the victim got mail");
     assert!(desk.stop().success());
 }

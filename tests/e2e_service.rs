@@ -120,7 +120,11 @@ fn notify_watchdog_reload_and_stop() {
         .to_string();
     let events = d.show(&id)["events"].to_string();
     assert!(events.contains("ack_held"), "{events}");
-    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM outbox WHERE status = 'held'"),
+        1,
+        "held back, not sent"
+    );
     assert_eq!(mailbox(s, r3, "INBOX").len(), 0);
     assert_eq!(
         d.log_text().matches("IMAP session open").count(),

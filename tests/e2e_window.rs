@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::*;
 
@@ -83,7 +83,25 @@ fn one_reminder_then_one_escalation_and_a_restart_repeats_nothing() {
     assert!(esc.contains("ESCALATION") && esc.contains(&id), "{esc}");
     let cto = wait_inbox(s, "cto-remind@example.org", 1, WAIT);
     assert!(subject(&cto[0]).contains("ESCALATION"));
-    std::thread::sleep(Duration::from_secs(4));
+    // Scans go on every second; once one has run after the escalation and
+    // everything queued is sent, what the store holds is all there is.
+    let escalated = d.show(&id)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "escalation_queued")
+        .unwrap()["at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let after = secdesk::store::parse_ts(&escalated).unwrap() + chrono::Duration::seconds(1);
+    d.wait_scan_after(&secdesk::store::ts(after), WAIT);
+    d.wait_outbox_empty(WAIT);
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM outbox WHERE kind IN ('reminder', 'escalation')"),
+        3,
+        "one reminder, one escalation to the lead and one to the list"
+    );
     assert_eq!(
         mailbox(s, lead, "INBOX").len(),
         2,
@@ -115,8 +133,14 @@ fn a_team_reply_in_the_thread_stops_the_clock() {
         c[0]["first_response_at"].is_string()
     });
     assert_eq!(cases[0]["id"], id);
-    // Past both thresholds: no reminder, no escalation.
-    std::thread::sleep(Duration::from_secs(22));
+    // Past both thresholds (a scan after the deadline has run): no
+    // reminder, no escalation — in the store, and so in no mailbox.
+    d.wait_scan_after(cases[0]["response_due_at"].as_str().unwrap(), WAIT);
+    assert_eq!(d.count("SELECT COUNT(*) FROM reminders"), 0);
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM outbox WHERE kind <> 'ack'"),
+        0
+    );
     assert_eq!(mailbox(s, "lead-team@example.org", "INBOX").len(), 0);
     assert_eq!(mailbox(s, "cto-team@example.org", "INBOX").len(), 0);
     let dry = String::from_utf8_lossy(&d.cli(&["remind", "--dry-run"]).stdout).to_string();
@@ -237,12 +261,12 @@ fn reply_responded_assign_and_the_sent_folder() {
     let shown = d.show(&id3);
     assert_eq!(shown["assignee"], "dev-cli@example.org");
     assert!(shown["first_response_at"].is_string());
-    let started = Instant::now();
-    std::thread::sleep(Duration::from_secs(21).saturating_sub(started.elapsed()));
+    d.wait_scan_after(shown["response_due_at"].as_str().unwrap(), WAIT);
     assert_eq!(
-        mailbox(s, "lead-cli@example.org", "INBOX").len(),
+        d.count("SELECT COUNT(*) FROM outbox WHERE kind IN ('reminder', 'escalation')"),
         0,
         "all three answered"
     );
+    assert_eq!(mailbox(s, "lead-cli@example.org", "INBOX").len(), 0);
     assert!(d.stop().success());
 }

@@ -154,9 +154,11 @@ lead = ["lead-flow@example.org"]
         "{disclosed}"
     );
 
-    // Exactly these mails, in this order, all threaded to the case.
-    std::thread::sleep(Duration::from_secs(2));
-    let all = mailbox(s, sam, "INBOX");
+    // Exactly these mails, in this order, all threaded to the case: the
+    // store has sent all it will, and sent each once.
+    d.wait_outbox_empty(WAIT);
+    assert_eq!(d.mails_to(sam), 5);
+    let all = wait_inbox(s, sam, 5, WAIT);
     let kinds: Vec<String> = all
         .iter()
         .map(|m| {

@@ -301,9 +301,61 @@ data_dir = "data"
 
     /// How many messages the store holds (filed under a case or not).
     pub fn recorded_messages(&self) -> i64 {
+        self.count("SELECT COUNT(*) FROM messages")
+    }
+
+    /// A number the store answers `sql` with.
+    pub fn count(&self, sql: &str) -> i64 {
         let conn = rusqlite::Connection::open(self.dir.path().join("cases.db")).unwrap();
-        conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
-            .unwrap()
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    /// Waits until the reminder task has scanned at or after `at` (a
+    /// stored RFC 3339 time, e.g. a case's `response_due_at`): from then on
+    /// the absence of a reminder is a fact of the store, not of a sleep.
+    pub fn wait_scan_after(&self, at: &str, within: Duration) {
+        let conn = rusqlite::Connection::open(self.dir.path().join("cases.db")).unwrap();
+        let deadline = Instant::now() + within;
+        loop {
+            let scanned: Option<String> = conn
+                .query_row(
+                    "SELECT value FROM service_state WHERE key = 'reminders_scanned_at'",
+                    [],
+                    |r| r.get(0),
+                )
+                .ok();
+            if scanned.as_deref().is_some_and(|s| s >= at) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no reminder scan after {at} (last {scanned:?})\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// How many outbox rows (any status) are addressed to `address`.
+    pub fn mails_to(&self, address: &str) -> i64 {
+        self.count(&format!(
+            "SELECT COUNT(*) FROM outbox, json_each(outbox.recipients) r WHERE r.value = '{}'",
+            address.replace('\'', "''")
+        ))
+    }
+
+    /// Waits until nothing is queued in the outbox (held rows wait for the
+    /// rate limit by design and do not count).
+    pub fn wait_outbox_empty(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.count("SELECT COUNT(*) FROM outbox WHERE status = 'queued'") > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the outbox did not empty: {:#?}",
+                self.outbox_rows()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
