@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             let code = secdesk::cli::exit_code(&e);
-            eprintln!("secdesk: {}", secdesk::cli::one_line(&e));
+            eprintln!("secdesk: {}", secdesk::cli::error_line(&e));
             ExitCode::from(code)
         }
     }

@@ -5,7 +5,7 @@
 //! autolinks) show it as the text it is and never as markup. Pure: it never
 //! decides whether a value is published; the advisory does that.
 
-use crate::mail::parse::is_bidi_control;
+use crate::mail::text::clean_line;
 
 /// ASCII punctuation that is plain text anywhere in a line under CommonMark
 /// 0.31 + GFM 0.29 and GitHub's renderer, once `[`, `]`, `<`, `&`, `\`, `` ` ``,
@@ -44,21 +44,12 @@ pub fn inert(s: &str) -> String {
     }
 }
 
-/// Line breaks, tabs and other whitespace become spaces (a line ending would
-/// end a heading or start a block); other control characters and the bidi
-/// controls go, so that what a reader sees is the order the bytes have.
-/// Leading spaces would make an indented code block (§4.4) and trailing ones
-/// a hard line break (§6.7): trimmed.
+/// The text as one line ([`clean_line`]): a line ending would end a
+/// heading or start a block, leading spaces would make an indented code
+/// block (§4.4) and trailing ones a hard line break (§6.7); bidi controls
+/// would show the bytes in another order.
 fn one_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_whitespace() {
-            out.push(' ');
-        } else if !(c.is_control() || is_bidi_control(c)) {
-            out.push(c);
-        }
-    }
-    out.trim().to_string()
+    clean_line(s, usize::MAX)
 }
 
 /// A fullwidth form (U+FF01–FF5E) judged as its ASCII twin, so that a
@@ -300,7 +291,7 @@ mod tests {
             ("", ""),
             (" \r\n\t ", ""),
             ("\u{200e}Sam\u{200f} \u{202e}F\u{2066}", "Sam F"),
-            ("a\nb\r\nc\td", "a b  c d"),
+            ("a\nb\r\nc\td", "a b c d"),
             ("<!-- x", "`<!-- x`"),
             ("@security-team please look", "`@security-team please look`"),
             ("https://evil.example/path", "`https://evil.example/path`"),

@@ -169,7 +169,7 @@ pub fn parse_credit(body: &str) -> Option<Credit> {
         let after = rest.strip_prefix("yes")?;
         let name_part = original.get(original.len() - after.len()..).unwrap_or("");
         let name =
-            crate::mail::parse::clean_line(name_part.trim_start_matches([',', ':', ' ']), 100);
+            crate::mail::text::clean_line(name_part.trim_start_matches([',', ':', ' ']), 100);
         Some(Credit::Yes(Some(name).filter(|n| !n.is_empty())))
     })
 }

@@ -145,8 +145,8 @@ pub struct Change {
 #[error("{0}")]
 pub struct Refused(pub String);
 
-fn one_line(s: &str, max: usize, what: &str) -> Result<String, Refused> {
-    let v = crate::mail::parse::clean_line(s, max);
+fn required_line(s: &str, max: usize, what: &str) -> Result<String, Refused> {
+    let v = crate::mail::text::clean_line(s, max);
     if v.is_empty() {
         return Err(Refused(format!("{what} is empty")));
     }
@@ -241,7 +241,7 @@ pub fn decide(case: &Snapshot, action: Action, now: &str) -> Result<Change, Refu
             )
         }
         Action::Reject { reason } => {
-            let reason = one_line(&reason, 2000, "--reason")?;
+            let reason = required_line(&reason, 2000, "--reason")?;
             let to = step(Invalid)?;
             change(
                 Some(to),
@@ -278,7 +278,7 @@ pub fn decide(case: &Snapshot, action: Action, now: &str) -> Result<Change, Refu
             )
         }
         Action::Released { version } => {
-            let version = one_line(&version, 100, "--version")?;
+            let version = required_line(&version, 100, "--version")?;
             let to = step(Released)?;
             change(
                 Some(to),
@@ -303,14 +303,14 @@ pub fn decide(case: &Snapshot, action: Action, now: &str) -> Result<Change, Refu
                     case.id, case.state
                 )));
             }
-            let affected = one_line(&affected, 200, "--affected")?;
-            let introduced = one_line(&introduced, 100, "--introduced")?;
-            let user_impact = crate::mail::parse::clean_line(&user_impact, 5000);
+            let affected = required_line(&affected, 200, "--affected")?;
+            let introduced = required_line(&introduced, 100, "--introduced")?;
+            let user_impact = crate::mail::text::clean_line(&user_impact, 5000);
             if user_impact.is_empty() {
                 return Err(Refused("--user-impact is empty".into()));
             }
             let workaround = workaround
-                .map(|w| crate::mail::parse::clean_line(&w, 5000))
+                .map(|w| crate::mail::text::clean_line(&w, 5000))
                 .filter(|w| !w.is_empty());
             change(
                 None,
@@ -330,7 +330,7 @@ pub fn decide(case: &Snapshot, action: Action, now: &str) -> Result<Change, Refu
                 return Err(Refused(format!("case {} is already disclosed", case.id)));
             }
             let name = name
-                .map(|n| crate::mail::parse::clean_line(&n, 100))
+                .map(|n| crate::mail::text::clean_line(&n, 100))
                 .filter(|n| !n.is_empty());
             let detail = match (consent, &name) {
                 (true, Some(n)) => format!("credit consent: yes, as {n}"),
@@ -386,7 +386,7 @@ pub fn decide(case: &Snapshot, action: Action, now: &str) -> Result<Change, Refu
             )
         }
         Action::Note { text } => {
-            let text = crate::mail::parse::clean_line(&text, 5000);
+            let text = crate::mail::text::clean_line(&text, 5000);
             if text.is_empty() {
                 return Err(Refused("the note is empty".into()));
             }

@@ -226,8 +226,8 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     }
 }
 
-/// An error chain on one line.
-pub fn one_line(e: &anyhow::Error) -> String {
+/// An error chain on one line, for a person to read.
+pub fn error_line(e: &anyhow::Error) -> String {
     format!("{e:#}")
         .split_whitespace()
         .collect::<Vec<_>>()

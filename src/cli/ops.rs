@@ -23,7 +23,7 @@ pub fn check(cfg: &Config, secrets: Option<crate::config::ConfigError>) -> Resul
         Ok(detail) => println!("ok    {name}: {detail}"),
         Err(e) => {
             failed = true;
-            println!("FAIL  {name}: {}", super::one_line(&e));
+            println!("FAIL  {name}: {}", super::error_line(&e));
         }
     };
     report(

@@ -17,7 +17,7 @@ use crate::workflow;
 pub fn actor() -> String {
     std::env::var("SECDESK_ACTOR")
         .or_else(|_| std::env::var("USER"))
-        .map(|a| crate::mail::parse::clean_line(&a, 100))
+        .map(|a| crate::mail::text::clean_line(&a, 100))
         .ok()
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| "cli".into())

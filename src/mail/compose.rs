@@ -3,7 +3,7 @@
 //! Pure: builds [`OutgoingMail`] values and template contexts from case
 //! facts. Nothing here talks to SMTP; the outbox worker turns these into
 //! wire messages. Every value that reaches a header is one line (see
-//! [`header_safe`]) — the final guard against header injection is here, not
+//! [`clean_line`](crate::mail::text::clean_line)) — the final guard against header injection is here, not
 //! in the parser.
 
 use chrono::{DateTime, Utc};
@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::case::report::ReportItem;
 use crate::case::CaseId;
-use crate::mail::parse::clean_line;
+use crate::mail::text::clean_line;
 
 /// What kind of mail secdesk sends; decides `Auto-Submitted`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,11 +83,6 @@ pub struct OutgoingMail {
     pub dedup_key: String,
 }
 
-/// One line, no control characters, bounded: safe for any header.
-pub fn header_safe(s: &str, max: usize) -> String {
-    clean_line(s, max)
-}
-
 /// A fresh Message-ID for mail about `case` from `domain`, `token` being
 /// random (passed in to keep this pure).
 pub fn new_message_id(case: Option<&CaseId>, kind: OutKind, token: &str, domain: &str) -> String {
@@ -149,7 +144,7 @@ pub fn quoted_subject(s: &str) -> String {
 /// `Re: [SEC-2026-0001] <original subject>`, without stacking `Re:`s or
 /// repeating the tag, the subject quoted as [`quoted_subject`] allows.
 pub fn reply_subject(case: &CaseId, original: &str) -> String {
-    let mut s = header_safe(original, 300);
+    let mut s = clean_line(original, 300);
     loop {
         let lower = s.to_ascii_lowercase();
         let stripped = ["re:", "aw:", "sv:", "fwd:", "fw:", "wg:"]

@@ -2,11 +2,13 @@
 //! the case a message belongs to, and composing outbound mail. Pure — no
 //! sockets, no database, no clock.
 
+pub mod address;
 pub mod auth;
 pub mod classify;
 pub mod compose;
 pub mod headers;
 pub mod parse;
+pub mod text;
 pub mod thread;
 
 /// Our loop-detection header: present on every mail secdesk sends, so a

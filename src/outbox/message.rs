@@ -9,8 +9,9 @@ use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::Mailbox;
 use lettre::Message;
 
-use crate::mail::compose::{header_safe, OutKind};
-use crate::mail::parse::{clean_message_id, is_msg_id};
+use crate::mail::address::{clean_message_id, is_msg_id};
+use crate::mail::compose::OutKind;
+use crate::mail::text::clean_line;
 use crate::mail::LOOP_HEADER;
 use crate::store::outbox::QueuedMail;
 
@@ -46,7 +47,7 @@ impl Header for SecdeskLoop {
         Ok(SecdeskLoop(s.trim().to_string()))
     }
     fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), header_safe(&self.0, 200))
+        HeaderValue::new(Self::name(), clean_line(&self.0, 200))
     }
 }
 
@@ -102,7 +103,7 @@ impl Header for Subject {
 /// Builds the wire message for `m`, from `from` (named `from_name`).
 pub fn build(m: &QueuedMail, from: &str, from_name: &str) -> Result<Message> {
     let from_mailbox = Mailbox::new(
-        Some(header_safe(from_name, 100)).filter(|n| !n.is_empty()),
+        Some(clean_line(from_name, 100)).filter(|n| !n.is_empty()),
         from.parse()
             .with_context(|| format!("smtp.from {from:?}"))?,
     );
@@ -110,7 +111,7 @@ pub fn build(m: &QueuedMail, from: &str, from_name: &str) -> Result<Message> {
         .ok_or_else(|| anyhow!("outbox row {} has an unusable Message-ID", m.id))?;
     let mut b = Message::builder()
         .from(from_mailbox)
-        .header(Subject(header_safe(&m.subject, 300)))
+        .header(Subject(clean_line(&m.subject, 300)))
         .message_id(Some(format!("<{message_id}>")))
         .date_now()
         .header(SecdeskLoop(from.to_string()))
