@@ -178,57 +178,13 @@ pub fn is_ghsa(s: &str) -> bool {
 /// disclosure with.
 pub fn decide(case: &Snapshot, action: Action, now: &str) -> Result<Change, Refused> {
     use State::*;
-    let step = |to: State| transition(&case.id, case.state, to).map_err(|e| Refused(e.to_string()));
-    let change = |state, set, event, detail: String, notice| Change {
-        state,
-        set,
-        event,
-        detail,
-        notice,
-        warnings: Vec::new(),
-    };
+    let step = |to: State| step(case, to);
     Ok(match action {
         Action::Triage {
             severity,
             impact,
             cvss,
-        } => {
-            let state = match case.state {
-                New | Acknowledged => Some(step(Triage)?),
-                Triage | Accepted | Fixing | Released => None,
-                s => {
-                    return Err(Refused(format!(
-                        "case {} is {s}; it can no longer be triaged",
-                        case.id
-                    )))
-                }
-            };
-            let mut warnings = Vec::new();
-            let mut detail = format!("severity {severity}, impact {}", impact.to_text());
-            if let Some(c) = &cvss {
-                detail.push_str(&format!(
-                    ", CVSS {:.1} ({}) {}",
-                    c.score, c.rating, c.vector
-                ));
-                warnings.extend(super::assess::severity_mismatch(severity, c));
-            }
-            Change {
-                state,
-                set: vec![
-                    (Field::Severity, Some(severity.as_str().into())),
-                    (Field::Impact, Some(impact.to_text())),
-                    (Field::CvssVector, cvss.map(|c| c.vector)),
-                ],
-                event: if state.is_some() {
-                    "triaged"
-                } else {
-                    "severity_changed"
-                },
-                detail,
-                notice: None,
-                warnings,
-            }
-        }
+        } => triage(case, severity, impact, cvss)?,
         Action::Accept => {
             let to = step(Accepted)?;
             let sev = case.severity.clone().unwrap_or_else(|| "unrated".into());
@@ -296,95 +252,9 @@ pub fn decide(case: &Snapshot, action: Action, now: &str) -> Result<Change, Refu
             introduced,
             user_impact,
             workaround,
-        } => {
-            if !matches!(case.state, Accepted | Fixing | Released) {
-                return Err(Refused(format!(
-                    "case {} is {}; the analysis comes after it is accepted",
-                    case.id, case.state
-                )));
-            }
-            let affected = required_line(&affected, 200, "--affected")?;
-            let introduced = required_line(&introduced, 100, "--introduced")?;
-            let user_impact = crate::mail::text::clean_line(&user_impact, 5000);
-            if user_impact.is_empty() {
-                return Err(Refused("--user-impact is empty".into()));
-            }
-            let workaround = workaround
-                .map(|w| crate::mail::text::clean_line(&w, 5000))
-                .filter(|w| !w.is_empty());
-            change(
-                None,
-                vec![
-                    (Field::AffectedVersions, Some(affected.clone())),
-                    (Field::IntroducedIn, Some(introduced.clone())),
-                    (Field::UserImpact, Some(user_impact)),
-                    (Field::Workaround, workaround),
-                ],
-                "analyzed",
-                format!("affected {affected}, introduced in {introduced}"),
-                None,
-            )
-        }
-        Action::Credit { consent, name } => {
-            if case.state == Disclosed {
-                return Err(Refused(format!("case {} is already disclosed", case.id)));
-            }
-            let name = name
-                .map(|n| crate::mail::text::clean_line(&n, 100))
-                .filter(|n| !n.is_empty());
-            let detail = match (consent, &name) {
-                (true, Some(n)) => format!("credit consent: yes, as {n}"),
-                (true, None) => "credit consent: yes".into(),
-                (false, _) => "credit consent: no".into(),
-            };
-            change(
-                None,
-                vec![
-                    (
-                        Field::CreditConsent,
-                        Some(if consent { "yes" } else { "no" }.into()),
-                    ),
-                    (Field::CreditName, if consent { name } else { None }),
-                    // The lead's word: mail never overrides it, and it
-                    // settles any request mail made.
-                    (Field::CreditSource, Some("lead".into())),
-                    (Field::CreditRequest, None),
-                ],
-                "credit",
-                detail,
-                None,
-            )
-        }
-        Action::Disclose { advisory } => {
-            if !(is_ghsa(&advisory) || url_ok(&advisory)) {
-                return Err(Refused(format!(
-                    "--advisory {advisory:?} is neither a GHSA id (GHSA-xxxx-xxxx-xxxx) nor an http(s) URL"
-                )));
-            }
-            let to = step(Disclosed)?;
-            if case.fixed_version.is_none() {
-                return Err(Refused(format!(
-                    "case {} has no fixed version yet (secdesk released {} --version X)",
-                    case.id, case.id
-                )));
-            }
-            if case.affected_versions.is_none() {
-                return Err(Refused(format!(
-                    "case {} has no analysis yet (secdesk analyze {} --affected … --introduced … --user-impact …)",
-                    case.id, case.id
-                )));
-            }
-            change(
-                Some(to),
-                vec![
-                    (Field::Advisory, Some(advisory.clone())),
-                    (Field::DisclosedAt, Some(now.into())),
-                ],
-                "disclosed",
-                format!("advisory published: {advisory}"),
-                Some(Notice::Disclosed),
-            )
-        }
+        } => analyze(case, affected, introduced, user_impact, workaround)?,
+        Action::Credit { consent, name } => credit(case, consent, name)?,
+        Action::Disclose { advisory } => disclose(case, advisory, now)?,
         Action::Note { text } => {
             let text = crate::mail::text::clean_line(&text, 5000);
             if text.is_empty() {
@@ -395,192 +265,170 @@ pub fn decide(case: &Snapshot, action: Action, now: &str) -> Result<Change, Refu
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// One step of the state machine, refused in the lead's words.
+fn step(case: &Snapshot, to: State) -> Result<State, Refused> {
+    transition(&case.id, case.state, to).map_err(|e| Refused(e.to_string()))
+}
 
-    fn snap(state: State) -> Snapshot {
-        Snapshot {
-            id: CaseId::parse("SEC-2026-0001", "SEC").unwrap(),
-            state,
-            severity: Some("high".into()),
-            fixed_version: Some("9.0.2".into()),
-            affected_versions: Some("<9.0.2".into()),
-        }
-    }
-
-    fn actions() -> Vec<Action> {
-        vec![
-            Action::Triage {
-                severity: Severity::High,
-                impact: Impact::parse("c=none,i=high,a=high").unwrap(),
-                cvss: None,
-            },
-            Action::Accept,
-            Action::Reject {
-                reason: "works as designed".into(),
-            },
-            Action::Duplicate {
-                of: "SEC-2026-0002".into(),
-            },
-            Action::Fixing {
-                fix_ref: "https://github.com/o/r/pull/1".into(),
-            },
-            Action::Released {
-                version: "9.0.2".into(),
-            },
-            Action::Analyze {
-                affected: "<9.0.2".into(),
-                introduced: "8.0.0".into(),
-                user_impact: "remote clients change every route".into(),
-                workaround: None,
-            },
-            Action::Credit {
-                consent: true,
-                name: Some("Sam".into()),
-            },
-            Action::Disclose {
-                advisory: "GHSA-abcd-1234-wxyz".into(),
-            },
-            Action::Note {
-                text: "internal".into(),
-            },
-        ]
-    }
-
-    /// Every action from every state: allowed exactly where the policy says.
-    #[test]
-    fn every_legal_and_illegal_step() {
-        use State::*;
-        let allowed = |a: &Action, s: State| -> bool {
-            match a {
-                Action::Triage { .. } => matches!(
-                    s,
-                    New | Acknowledged | Triage | Accepted | Fixing | Released
-                ),
-                Action::Accept => s == Triage,
-                Action::Reject { .. } | Action::Duplicate { .. } => {
-                    matches!(s, New | Acknowledged | Triage)
-                }
-                Action::Fixing { .. } => s == Accepted,
-                Action::Released { .. } => s == Fixing,
-                Action::Analyze { .. } => matches!(s, Accepted | Fixing | Released),
-                Action::Credit { .. } => s != Disclosed,
-                Action::Disclose { .. } => s == Released,
-                Action::Note { .. } => true,
-            }
-        };
-        for s in State::ALL {
-            for a in actions() {
-                let r = decide(&snap(s), a.clone(), "2026-11-25T00:00:00.000Z");
-                assert_eq!(r.is_ok(), allowed(&a, s), "{a:?} from {s}: {r:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn disclosure_needs_a_fix_and_an_analysis() {
-        let refused = |s: &Snapshot, advisory: &str| {
-            let action = Action::Disclose {
-                advisory: advisory.into(),
-            };
-            decide(s, action, "t").unwrap_err().0
-        };
-        let ghsa = "GHSA-abcd-1234-wxyz";
-        let mut s = snap(State::Released);
-        s.fixed_version = None;
-        let e = refused(&s, ghsa);
-        assert!(e.contains("no fixed version"), "{e}");
-        let mut s = snap(State::Released);
-        s.affected_versions = None;
-        let e = refused(&s, ghsa);
-        assert!(e.contains("no analysis"), "{e}");
-        let e = refused(&snap(State::Fixing), ghsa);
-        assert!(e.contains("before a fixed version is released"), "{e}");
-        let e = refused(&snap(State::Released), "javascript:alert(1)");
-        assert!(e.contains("neither a GHSA id"), "{e}");
-    }
-
-    #[test]
-    fn notices_and_fields() {
-        let c = decide(&snap(State::Triage), Action::Accept, "t").unwrap();
-        assert_eq!(
-            (c.state, c.notice),
-            (Some(State::Accepted), Some(Notice::Accepted))
-        );
-        let c = decide(
-            &snap(State::Fixing),
-            Action::Released {
-                version: "9.0.2".into(),
-            },
-            "T",
-        )
-        .unwrap();
-        assert_eq!(
-            c.set,
-            vec![
-                (Field::FixedVersion, Some("9.0.2".into())),
-                (Field::ReleasedAt, Some("T".into()))
-            ]
-        );
-        let c = decide(
-            &snap(State::Accepted),
-            Action::Credit {
-                consent: false,
-                name: Some("Sam".into()),
-            },
-            "t",
-        )
-        .unwrap();
-        assert_eq!(
-            c.set[1],
-            (Field::CreditName, None),
-            "no consent, no name kept"
-        );
-        let e = decide(
-            &snap(State::Accepted),
-            Action::Fixing {
-                fix_ref: "not a url".into(),
-            },
-            "t",
-        )
-        .unwrap_err();
-        assert!(e.0.contains("URL"));
-        let e = decide(
-            &snap(State::Triage),
-            Action::Duplicate {
-                of: "SEC-2026-0001".into(),
-            },
-            "t",
-        )
-        .unwrap_err();
-        assert!(e.0.contains("itself"));
-    }
-
-    #[test]
-    fn a_disagreeing_cvss_is_a_warning_not_an_error() {
-        let c = decide(
-            &snap(State::Acknowledged),
-            Action::Triage {
-                severity: Severity::Low,
-                impact: Impact::parse("c=high,i=high,a=high").unwrap(),
-                cvss: Some(
-                    super::super::assess::cvss("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
-                        .unwrap(),
-                ),
-            },
-            "t",
-        )
-        .unwrap();
-        assert_eq!(c.state, Some(State::Triage));
-        assert_eq!(c.warnings.len(), 1);
-    }
-
-    #[test]
-    fn ghsa_ids() {
-        assert!(is_ghsa("GHSA-abcd-1234-wxyz"));
-        assert!(!is_ghsa("GHSA-ABCD-1234-wxyz"));
-        assert!(!is_ghsa("GHSA-abc-1234-wxyz"));
-        assert!(!is_ghsa("CVE-2026-1234"));
+fn change(
+    state: Option<State>,
+    set: Vec<(Field, Option<String>)>,
+    event: &'static str,
+    detail: String,
+    notice: Option<Notice>,
+) -> Change {
+    Change {
+        state,
+        set,
+        event,
+        detail,
+        notice,
+        warnings: Vec::new(),
     }
 }
+
+fn triage(
+    case: &Snapshot,
+    severity: Severity,
+    impact: Impact,
+    cvss: Option<Cvss>,
+) -> Result<Change, Refused> {
+    use State::*;
+    let state = match case.state {
+        New | Acknowledged => Some(step(case, Triage)?),
+        Triage | Accepted | Fixing | Released => None,
+        s => {
+            return Err(Refused(format!(
+                "case {} is {s}; it can no longer be triaged",
+                case.id
+            )))
+        }
+    };
+    let mut warnings = Vec::new();
+    let mut detail = format!("severity {severity}, impact {}", impact.to_text());
+    if let Some(c) = &cvss {
+        detail.push_str(&format!(
+            ", CVSS {:.1} ({}) {}",
+            c.score, c.rating, c.vector
+        ));
+        warnings.extend(super::assess::severity_mismatch(severity, c));
+    }
+    Ok(Change {
+        state,
+        set: vec![
+            (Field::Severity, Some(severity.as_str().into())),
+            (Field::Impact, Some(impact.to_text())),
+            (Field::CvssVector, cvss.map(|c| c.vector)),
+        ],
+        event: if state.is_some() {
+            "triaged"
+        } else {
+            "severity_changed"
+        },
+        detail,
+        notice: None,
+        warnings,
+    })
+}
+
+fn analyze(
+    case: &Snapshot,
+    affected: String,
+    introduced: String,
+    user_impact: String,
+    workaround: Option<String>,
+) -> Result<Change, Refused> {
+    use State::*;
+    if !matches!(case.state, Accepted | Fixing | Released) {
+        return Err(Refused(format!(
+            "case {} is {}; the analysis comes after it is accepted",
+            case.id, case.state
+        )));
+    }
+    let affected = required_line(&affected, 200, "--affected")?;
+    let introduced = required_line(&introduced, 100, "--introduced")?;
+    let user_impact = crate::mail::text::clean_line(&user_impact, 5000);
+    if user_impact.is_empty() {
+        return Err(Refused("--user-impact is empty".into()));
+    }
+    let workaround = workaround
+        .map(|w| crate::mail::text::clean_line(&w, 5000))
+        .filter(|w| !w.is_empty());
+    Ok(change(
+        None,
+        vec![
+            (Field::AffectedVersions, Some(affected.clone())),
+            (Field::IntroducedIn, Some(introduced.clone())),
+            (Field::UserImpact, Some(user_impact)),
+            (Field::Workaround, workaround),
+        ],
+        "analyzed",
+        format!("affected {affected}, introduced in {introduced}"),
+        None,
+    ))
+}
+
+fn credit(case: &Snapshot, consent: bool, name: Option<String>) -> Result<Change, Refused> {
+    if case.state == State::Disclosed {
+        return Err(Refused(format!("case {} is already disclosed", case.id)));
+    }
+    let name = name
+        .map(|n| crate::mail::text::clean_line(&n, 100))
+        .filter(|n| !n.is_empty());
+    let detail = match (consent, &name) {
+        (true, Some(n)) => format!("credit consent: yes, as {n}"),
+        (true, None) => "credit consent: yes".into(),
+        (false, _) => "credit consent: no".into(),
+    };
+    Ok(change(
+        None,
+        vec![
+            (
+                Field::CreditConsent,
+                Some(if consent { "yes" } else { "no" }.into()),
+            ),
+            (Field::CreditName, if consent { name } else { None }),
+            // The lead's word: mail never overrides it, and it
+            // settles any request mail made.
+            (Field::CreditSource, Some("lead".into())),
+            (Field::CreditRequest, None),
+        ],
+        "credit",
+        detail,
+        None,
+    ))
+}
+
+fn disclose(case: &Snapshot, advisory: String, now: &str) -> Result<Change, Refused> {
+    if !(is_ghsa(&advisory) || url_ok(&advisory)) {
+        return Err(Refused(format!(
+            "--advisory {advisory:?} is neither a GHSA id (GHSA-xxxx-xxxx-xxxx) nor an http(s) URL"
+        )));
+    }
+    let to = step(case, State::Disclosed)?;
+    if case.fixed_version.is_none() {
+        return Err(Refused(format!(
+            "case {} has no fixed version yet (secdesk released {} --version X)",
+            case.id, case.id
+        )));
+    }
+    if case.affected_versions.is_none() {
+        return Err(Refused(format!(
+                "case {} has no analysis yet (secdesk analyze {} --affected … --introduced … --user-impact …)",
+                case.id, case.id
+            )));
+    }
+    Ok(change(
+        Some(to),
+        vec![
+            (Field::Advisory, Some(advisory.clone())),
+            (Field::DisclosedAt, Some(now.into())),
+        ],
+        "disclosed",
+        format!("advisory published: {advisory}"),
+        Some(Notice::Disclosed),
+    ))
+}
+
+#[cfg(test)]
+mod tests;

@@ -141,6 +141,8 @@ pub fn require_case(cfg: &Config, store: &Store, id: &str) -> Result<CaseRow> {
     }
 }
 
+/// `secdesk show ID`: one case, its messages and its audit trail. Long
+/// because it is a printer, one `println!` per line a lead reads.
 pub fn show(cfg: &Config, store: &Store, id: &str, json: bool) -> Result<ExitCode> {
     let case = require_case(cfg, store, id)?;
     let messages = store.case_messages(&case.id)?;

@@ -316,7 +316,8 @@ fn init_logging(format: &str, default: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs one command.
+/// Runs one command. Long because it is the dispatch table: one arm per
+/// command, turning arguments into a library call.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     init_logging(
         &cli.log_format,

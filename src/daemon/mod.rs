@@ -26,7 +26,7 @@ use crate::inbound::imap::Intake;
 use crate::outbox::{self, Outbox};
 use crate::reminders::Scheduler;
 use crate::settings::Settings;
-use crate::store::{SharedStore, Store};
+use crate::store::{daemon_state, SharedStore, Store};
 use systemd::{notify, Health};
 
 pub mod reload;
@@ -100,20 +100,7 @@ pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<
             .with_context(|| format!("opening the store {}", config.store.path.display()))
     };
     let intake_store = open()?;
-    let now = chrono::Utc::now();
-    crate::store::daemon_state::set(
-        intake_store.conn(),
-        "daemon_pid",
-        &std::process::id().to_string(),
-        now,
-    )?;
-    crate::store::daemon_state::set(
-        intake_store.conn(),
-        "daemon_started_at",
-        &crate::store::ts(now),
-        now,
-    )?;
-    crate::store::daemon_state::clear(intake_store.conn(), "daemon_stopped_at")?;
+    record_start(&intake_store)?;
     let outbox_store = open()?;
     let schedule_store = open()?;
     let client = outbox::smtp::SmtpClient::new(&smtp)?;
@@ -165,34 +152,7 @@ pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<
     while let Some(signal) = signals.recv().await {
         match signal {
             Signal::Stop => break,
-            Signal::Reload => {
-                let mono = NotifyState::monotonic_usec_now();
-                match mono {
-                    Ok(m) => notify(&[NotifyState::Reloading, m]),
-                    Err(_) => notify(&[NotifyState::Reloading]),
-                }
-                let current = live_tx.borrow().clone();
-                match reload::reload(&current.config) {
-                    Ok(r) => {
-                        if r.changed.is_empty() {
-                            info!(
-                                "configuration reloaded: templates re-read, nothing else changed"
-                            );
-                        } else {
-                            info!(changed = %r.changed.join(", "), "configuration reloaded; templates re-read");
-                        }
-                        if !r.restart.is_empty() {
-                            warn!(sections = %r.restart.join(", "), "these changes take effect only after a restart");
-                        }
-                        live_tx.send_replace(r.settings);
-                    }
-                    Err(e) => error!(
-                        error = %format!("{e:#}"),
-                        "reload refused: the new configuration is invalid; keeping the running one"
-                    ),
-                }
-                notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
-            }
+            Signal::Reload => reload_now(&live_tx, &status),
         }
     }
     notify(&[NotifyState::Stopping]);
@@ -201,15 +161,56 @@ pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<
     stop_tasks(tasks, SHUTDOWN_GRACE).await;
     if let Ok(s) = Store::open(&config.store.path, &config.store.data_dir) {
         let now = chrono::Utc::now();
-        let _ = crate::store::daemon_state::set(
-            s.conn(),
-            "daemon_stopped_at",
-            &crate::store::ts(now),
-            now,
-        );
+        let _ = daemon_state::set(s.conn(), "daemon_stopped_at", &crate::store::ts(now), now);
     }
     info!("stopped");
     Ok(())
+}
+
+/// SIGHUP: a whole new configuration and templates, or the running ones
+/// kept; systemd hears RELOADING=1 and READY=1 around it.
+fn reload_now(live: &watch::Sender<Settings>, status: &str) {
+    match NotifyState::monotonic_usec_now() {
+        Ok(m) => notify(&[NotifyState::Reloading, m]),
+        Err(_) => notify(&[NotifyState::Reloading]),
+    }
+    let current = live.borrow().clone();
+    match reload::reload(&current.config) {
+        Ok(r) => {
+            if r.changed.is_empty() {
+                info!("configuration reloaded: templates re-read, nothing else changed");
+            } else {
+                info!(changed = %r.changed.join(", "), "configuration reloaded; templates re-read");
+            }
+            if !r.restart.is_empty() {
+                warn!(sections = %r.restart.join(", "), "these changes take effect only after a restart");
+            }
+            live.send_replace(r.settings);
+        }
+        Err(e) => error!(
+            error = %format!("{e:#}"),
+            "reload refused: the new configuration is invalid; keeping the running one"
+        ),
+    }
+    notify(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// Records in the store that this process runs (for `secdesk status`).
+fn record_start(store: &Store) -> Result<()> {
+    let now = chrono::Utc::now();
+    daemon_state::set(
+        store.conn(),
+        "daemon_pid",
+        &std::process::id().to_string(),
+        now,
+    )?;
+    daemon_state::set(
+        store.conn(),
+        "daemon_started_at",
+        &crate::store::ts(now),
+        now,
+    )?;
+    daemon_state::clear(store.conn(), "daemon_stopped_at")
 }
 
 /// Waits up to `grace` for the tasks to return (each finishes the

@@ -23,9 +23,12 @@ use tracing::{debug, info, info_span, warn};
 use super::connect::{timed, ImapSession};
 use super::Intake;
 use crate::config::ImapConfig;
-use crate::inbound::pipeline::{file_in, log_filed, prepare, prepare_oversized};
+use crate::inbound::pipeline::{
+    file_in, log_filed, prepare, prepare_oversized, IngestResult, Prepared,
+};
 use crate::inbound::plan::Outcome;
 use crate::mail::headers::DESCRIBE_BYTES;
+use crate::settings::Settings;
 use crate::store::messages::{self as rows, Origin};
 use crate::store::record_event;
 
@@ -96,41 +99,7 @@ pub async fn sync_mailbox(
     })
     .await?;
     let uidvalidity = selected.uid_validity.unwrap_or(0);
-    let now = intake.clock.now();
-    let mb = mailbox.to_string();
-    let last_uid = intake
-        .store
-        .run(move |store| {
-            let state = rows::mailbox_state(store.conn(), &mb)?;
-            match state {
-                Some((v, last)) if v == uidvalidity => Ok(last),
-                Some((v, _)) => {
-                    warn!(
-                        mailbox = %mb,
-                        old = v,
-                        new = uidvalidity,
-                        "UIDVALIDITY changed: rescanning, duplicates are skipped"
-                    );
-                    store.write(|tx| {
-                        record_event(
-                            tx,
-                            None,
-                            now,
-                            "uidvalidity_changed",
-                            "secdesk",
-                            &format!("mailbox {mb}: {v} -> {uidvalidity}; full rescan"),
-                        )?;
-                        rows::reset_mailbox(tx, &mb, uidvalidity, now)
-                    })?;
-                    Ok(0)
-                }
-                None => {
-                    store.write(|tx| rows::reset_mailbox(tx, &mb, uidvalidity, now))?;
-                    Ok(0)
-                }
-            }
-        })
-        .await?;
+    let last_uid = resume_from(intake, mailbox, uidvalidity).await?;
 
     let mut synced = Synced::default();
     if selected.exists == 0 {
@@ -170,64 +139,23 @@ pub async fn sync_mailbox(
             .filter(|m| m.size > max)
             .map(|m| m.uid)
             .collect();
-        let mut bodies = fetch_section(session, t, &whole, "BODY.PEEK[]", false).await?;
+        let bodies = fetch_section(session, t, &whole, "BODY.PEEK[]", false).await?;
         let header_section = format!("BODY.PEEK[HEADER]<0.{HEADER_FETCH_BYTES}>");
-        let mut headers = fetch_section(session, t, &oversized, &header_section, true).await?;
+        let headers = fetch_section(session, t, &oversized, &header_section, true).await?;
 
         // Parse and keep each message's bytes, then file the whole batch in
-        // one transaction: one commit (one fsync, one turn of the write
-        // lock) per batch instead of per message. A crash before the commit
-        // refetches the batch; after it, never (invariant 1 holds per batch).
-        let now = intake.clock.now();
-        let (live, mb) = (live.clone(), mailbox.to_string());
-        let filed = intake
-            .store
-            .run(move |store| {
-                let mut ready = Vec::with_capacity(batch.len());
-                for m in &batch {
-                    let prepared = if m.size > max {
-                        let Some(h) = headers.remove(&m.uid) else {
-                            warn!(
-                                uid = m.uid,
-                                "message vanished before its headers were fetched"
-                            );
-                            continue;
-                        };
-                        prepare_oversized(store, max, &h, m.size)
-                    } else {
-                        let Some(raw) = bodies.remove(&m.uid) else {
-                            warn!(uid = m.uid, "message vanished before it was fetched");
-                            continue;
-                        };
-                        prepare(store, max, &raw)
-                    }
-                    .with_context(|| format!("keeping UID {} of {mb}", m.uid))?;
-                    let origin = Origin::Imap {
-                        mailbox: mb.clone(),
-                        uidvalidity,
-                        uid: m.uid,
-                        sent,
-                    };
-                    let received_at = m.internal_date.filter(|d| *d <= now).unwrap_or(now);
-                    ready.push((m.uid, prepared, origin, received_at));
-                }
-                store.sync_blobs()?;
-                let results = store.write(|tx| {
-                    ready
-                        .iter()
-                        .map(|(uid, p, origin, received_at)| {
-                            file_in(tx, &live, p, origin, *received_at, now)
-                                .with_context(|| format!("filing UID {uid} of {mb}"))
-                        })
-                        .collect::<Result<Vec<_>>>()
-                })?;
-                Ok(ready
-                    .into_iter()
-                    .zip(results)
-                    .map(|((uid, p, _, _), r)| (uid, p, r))
-                    .collect::<Vec<_>>())
-            })
-            .await?;
+        // one transaction (one commit, one fsync, per batch).
+        let filed = file_batch(
+            intake,
+            &live,
+            mailbox,
+            sent,
+            uidvalidity,
+            batch,
+            bodies,
+            headers,
+        )
+        .await?;
         crate::failpoint::hit("after_commit");
         let mut committed = Vec::with_capacity(filed.len());
         for (uid, p, r) in &filed {
@@ -256,6 +184,116 @@ async fn mark_synced(intake: &Intake, mailbox: &str) -> Result<()> {
     intake
         .store
         .run(move |s| s.write(|tx| rows::mark_synced(tx, &mb, now)))
+        .await
+}
+
+/// Where this pass starts: the stored high-water mark of `mailbox`, or 0
+/// (everything) for a mailbox never seen or whose UIDVALIDITY changed — a
+/// full rescan, in which dedup skips what is already filed (invariant 1).
+async fn resume_from(intake: &Intake, mailbox: &str, uidvalidity: u32) -> Result<u32> {
+    let now = intake.clock.now();
+    let mb = mailbox.to_string();
+    intake
+        .store
+        .run(move |store| {
+            let state = rows::mailbox_state(store.conn(), &mb)?;
+            match state {
+                Some((v, last)) if v == uidvalidity => Ok(last),
+                Some((v, _)) => {
+                    warn!(
+                        mailbox = %mb,
+                        old = v,
+                        new = uidvalidity,
+                        "UIDVALIDITY changed: rescanning, duplicates are skipped"
+                    );
+                    store.write(|tx| {
+                        record_event(
+                            tx,
+                            None,
+                            now,
+                            "uidvalidity_changed",
+                            "secdesk",
+                            &format!("mailbox {mb}: {v} -> {uidvalidity}; full rescan"),
+                        )?;
+                        rows::reset_mailbox(tx, &mb, uidvalidity, now)
+                    })?;
+                    Ok(0)
+                }
+                None => {
+                    store.write(|tx| rows::reset_mailbox(tx, &mb, uidvalidity, now))?;
+                    Ok(0)
+                }
+            }
+        })
+        .await
+}
+
+/// Keeps the bytes of each fetched message (by hash) and files the whole
+/// batch in one transaction: one commit (one fsync, one turn of the write
+/// lock) per batch instead of per message. A crash before the commit
+/// refetches the batch; after it, never (invariant 1 holds per batch).
+/// Returns each filed UID with what was filed and how.
+#[allow(clippy::too_many_arguments)]
+async fn file_batch(
+    intake: &Intake,
+    live: &Settings,
+    mailbox: &str,
+    sent: bool,
+    uidvalidity: u32,
+    batch: Vec<Listed>,
+    mut bodies: HashMap<u32, Vec<u8>>,
+    mut headers: HashMap<u32, Vec<u8>>,
+) -> Result<Vec<(u32, Prepared, IngestResult)>> {
+    let max = live.config.store.max_message_size;
+    let now = intake.clock.now();
+    let (live, mb) = (live.clone(), mailbox.to_string());
+    intake
+        .store
+        .run(move |store| {
+            let mut ready = Vec::with_capacity(batch.len());
+            for m in &batch {
+                let prepared = if m.size > max {
+                    let Some(h) = headers.remove(&m.uid) else {
+                        warn!(
+                            uid = m.uid,
+                            "message vanished before its headers were fetched"
+                        );
+                        continue;
+                    };
+                    prepare_oversized(store, max, &h, m.size)
+                } else {
+                    let Some(raw) = bodies.remove(&m.uid) else {
+                        warn!(uid = m.uid, "message vanished before it was fetched");
+                        continue;
+                    };
+                    prepare(store, max, &raw)
+                }
+                .with_context(|| format!("keeping UID {} of {mb}", m.uid))?;
+                let origin = Origin::Imap {
+                    mailbox: mb.clone(),
+                    uidvalidity,
+                    uid: m.uid,
+                    sent,
+                };
+                let received_at = m.internal_date.filter(|d| *d <= now).unwrap_or(now);
+                ready.push((m.uid, prepared, origin, received_at));
+            }
+            store.sync_blobs()?;
+            let results = store.write(|tx| {
+                ready
+                    .iter()
+                    .map(|(uid, p, origin, received_at)| {
+                        file_in(tx, &live, p, origin, *received_at, now)
+                            .with_context(|| format!("filing UID {uid} of {mb}"))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })?;
+            Ok(ready
+                .into_iter()
+                .zip(results)
+                .map(|((uid, p, _, _), r)| (uid, p, r))
+                .collect::<Vec<_>>())
+        })
         .await
 }
 
