@@ -3,53 +3,64 @@
 //! Reporters mail `security@…`; secdesk reads that mailbox, files each report
 //! as a case in a SQLite case log, acknowledges it at once with the case id,
 //! watches the policy's 48-hour response window and carries the case through
-//! triage, fix, release and disclosure. The map of the crate:
+//! triage, fix, release and disclosure. The map of the crate, in the order
+//! data flows:
 //!
 //! - [`config`] — the TOML file and `SECDESK_*` overrides → a validated
-//!   [`config::Config`].
-//! - [`mail`] — pure: [`mail::parse`] (bytes → [`mail::parse::Incoming`]),
-//!   [`mail::classify`] (answer or not, and why), [`mail::thread`] (which
-//!   case), [`mail::compose`] (outgoing mail as data).
+//!   [`config::Config`]; [`settings`] pairs it with the [`templates`] and
+//!   proves they render.
+//! - [`inbound`] — mail coming in: [`inbound::imap`] reads the mailbox,
+//!   [`inbound::pipeline`] keeps and files a message in one transaction,
+//!   [`inbound::plan`] decides (pure) what it does to the case log.
+//! - [`mail`] — pure: bytes → a typed message ([`mail::parse`], with
+//!   [`mail::headers`], [`mail::text`], [`mail::address`]), answer or not
+//!   ([`mail::classify`]), which case ([`mail::thread`]), who vouches for team
+//!   mail ([`mail::auth`]), outgoing mail as data ([`mail::compose`]).
 //! - [`case`] — pure: case ids, states and transitions, what a report lacks,
-//!   SLA arithmetic.
-//! - [`inbound`] — pure: what one inbound message does to the case log (a
-//!   [`inbound::Plan`]).
-//! - [`ingest`] — the pipeline that applies a plan in one transaction.
-//! - [`store`] — SQLite and the content-addressed data directory.
-//! - [`templates`] — the handlebars mail texts.
-//! - [`intake`] — IMAP: connect, sync a mailbox, IDLE or poll, reconnect.
-//! - [`outbox`] — SMTP: the send loop, retries, permanent failures.
-//! - [`schedule`] — the reminder scan of the 48-hour window, on a cron tick.
-//! - [`daemon`] — `secdesk run`: the tasks and the one shutdown path.
-//! - [`memory`] — the allocator settings the memory bound relies on.
-//! - [`service`] — systemd: READY/RELOADING/STOPPING, the progress watchdog.
-//! - [`tls`] — rustls client settings (ring provider, private CA).
-//! - [`failpoint`] — crash points for the crash-safety tests.
-//! - [`advisory`] — pure: advisory drafts (GHSA, OSV, announcement), notices.
-//! - [`markdown`] — pure: reporter text made inert for Markdown drafts.
-//! - [`stats`] — pure: the transparency figures.
-//! - [`cli`] — the commands, thin over the above.
+//!   triage values, the lead's steps, SLA arithmetic.
+//! - [`store`] — SQLite and the content-addressed blobs: the case log, the
+//!   outbox, backups; [`store::SharedStore`] is the one door from async code.
+//! - [`workflow`] — a lead's step applied in one transaction; [`notices`] —
+//!   what the reporter is told at each step.
+//! - [`reminders`] — the 48-hour window's reminder scan, on a cron tick.
+//! - [`outbox`] — SMTP: the send loop, retries, the wire message.
+//! - [`advisory`] — pure: GHSA, OSV and announcement drafts, reporter text
+//!   made inert by [`markdown`]; [`stats`] — pure: the transparency figures.
+//! - [`daemon`] — `secdesk run`: the tasks, signals, reload, the one shutdown
+//!   path, systemd.
+//! - [`cli`] — the commands: arguments in, a library call, lines out.
+//! - Small rooms: [`clock`] (the time loops go by), [`backoff`] (the one
+//!   retry rule), [`tls`] (rustls, ring, private CA), [`memory`] (malloc
+//!   thresholds), [`failpoint`] (crash points for the crash tests).
 //!
 //! Time is always passed in (`now`); nothing in the pure modules reads the
 //! clock, opens a socket or touches the database.
-pub mod advisory;
-pub mod backoff;
-pub mod case;
-pub mod cli;
-pub mod clock;
+
 pub mod config;
-pub mod daemon;
-pub mod failpoint;
+pub mod settings;
+pub mod templates;
+
 pub mod inbound;
 pub mod mail;
-pub mod markdown;
-pub mod memory;
+
+pub mod case;
+pub mod store;
+
 pub mod notices;
+pub mod workflow;
+
 pub mod outbox;
 pub mod reminders;
-pub mod settings;
+
+pub mod advisory;
+pub mod markdown;
 pub mod stats;
-pub mod store;
-pub mod templates;
+
+pub mod cli;
+pub mod daemon;
+
+pub mod backoff;
+pub mod clock;
+pub mod failpoint;
+pub mod memory;
 pub mod tls;
-pub mod workflow;

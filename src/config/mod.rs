@@ -1,10 +1,10 @@
 //! Configuration: a TOML file plus `SECDESK_<SECTION>__<KEY>` environment
 //! overrides, turned into a validated [`Config`].
 //!
-//! Two stages, like ripgrep's low/high args: [`raw`] mirrors what the user
-//! wrote (serde, unknown keys refused), [`resolve`] turns it into the
+//! Two stages, like ripgrep's low/high args: `raw` mirrors what the user
+//! wrote (serde, unknown keys refused), `resolve` turns it into the
 //! [`Config`] the rest of secdesk sees — durations, sizes and the cron
-//! schedule parsed ([`units`]), secrets read from `password_file`, addresses
+//! schedule parsed (`units`), secrets read from `password_file`, addresses
 //! normalised. Every error names the key and the file it came from, on one
 //! line, never quotes a secret, and maps to exit code 2.
 

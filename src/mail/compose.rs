@@ -3,7 +3,7 @@
 //! Pure: builds [`OutgoingMail`] values and template contexts from case
 //! facts. Nothing here talks to SMTP; the outbox worker turns these into
 //! wire messages. Every value that reaches a header is one line (see
-//! [`clean_line`](crate::mail::text::clean_line)) — the final guard against header injection is here, not
+//! [`clean_line`]) — the final guard against header injection is here, not
 //! in the parser.
 
 use chrono::{DateTime, Utc};

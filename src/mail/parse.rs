@@ -17,8 +17,6 @@ use sha2::{Digest, Sha256};
 
 /// Longest subject, name or similar one-line value kept, in characters.
 pub const MAX_LINE: usize = 500;
-/// Longest body text kept in the case log (the raw message is kept whole).
-pub const MAX_BODY: usize = 1_000_000;
 /// Most attachments recorded per message; the raw message still holds all.
 pub const MAX_ATTACHMENTS: usize = 100;
 /// Most Message-IDs taken from `References`/`In-Reply-To`, newest kept.

@@ -2,7 +2,8 @@
 //! without control or bidi characters, a body without controls, a file name
 //! for display only. Every value from a message passes through here.
 
-use super::parse::MAX_BODY;
+/// Longest body text kept in the case log (the raw message is kept whole).
+pub const MAX_BODY: usize = 1_000_000;
 
 /// Bidirectional-text controls: they reorder what a terminal or a mail
 /// client shows ("Trojan Source"), so they are stripped from every value

@@ -41,7 +41,7 @@ pub enum SendOutcome {
 }
 
 /// The wait before attempt `attempts + 1` of a row: doubling from
-/// [`RETRY_START`], capped at [`RETRY_MAX`], jittered ±50%.
+/// `RETRY_START`, capped at `RETRY_MAX`, jittered ±50%.
 pub fn retry_delay(attempts: u32) -> Duration {
     crate::backoff::nth(RETRY_START, RETRY_MAX, attempts)
 }

@@ -126,7 +126,7 @@ impl Store {
 
     /// Stores `prefix` followed by everything `rest` yields, hashing as it
     /// writes, so that input of any length is kept whole while at most
-    /// [`STREAM_CHUNK`] bytes of `rest` are in memory. Otherwise as
+    /// `STREAM_CHUNK` bytes of `rest` are in memory. Otherwise as
     /// [`Store::put_blob_deferred`]: the rename to its SHA-256 name is made
     /// durable by the next [`Store::sync_blobs`]. Idempotent.
     pub fn put_blob_streamed(

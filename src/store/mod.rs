@@ -6,9 +6,13 @@
 //! case log holds unfixed vulnerabilities. Raw messages and attachments live
 //! under `data_dir` by SHA-256 — never under a name taken from a message.
 //!
-//! Submodules hold the queries by concern: [`inbound`] writes what intake
-//! decided, [`cases`] reads cases for the CLI, [`outbox`] is the send queue;
-//! [`blobs`] keeps the content-addressed files.
+//! Submodules hold the queries by concern: [`messages`] writes what the
+//! inbound pipeline decided, [`cases`] reads cases for people and tools,
+//! [`outbox`] is the send queue, [`reminders`] the 48-hour window's
+//! thresholds, [`daemon_state`] what the daemon says about itself; [`blobs`]
+//! keeps the content-addressed files, [`schema`] the migrations and the
+//! check that the file holds nothing else, [`backup`] snapshots and
+//! restores. Async code reaches all of it through [`SharedStore`].
 
 pub mod backup;
 pub mod blobs;

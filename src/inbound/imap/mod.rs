@@ -1,7 +1,7 @@
 //! IMAP intake: keeps the security inbox read, forever.
 //!
 //! One session at a time, passed by value through the loop (after
-//! chatmail): connect ([`connect`]) → sync ([`sync`]) → wait ([`idle`], or
+//! chatmail): connect ([`mod@connect`]) → sync ([`sync`]) → wait ([`idle`], or
 //! a poll interval) → sync … Any error drops the session; the outer loop
 //! reconnects after a jittered exponential backoff, so reconnect logic lives
 //! in one place. Every network operation has a timeout. The whole session

@@ -43,7 +43,7 @@ const MAX_BATCH_BYTES: u64 = 32 * 1024 * 1024;
 const HEADER_FETCH_BYTES: u64 = DESCRIBE_BYTES as u64;
 
 /// The byte budget of one batch under `max` (`store.max_message_size`):
-/// at most `max`, and never more than [`MAX_BATCH_BYTES`]. While a batch is
+/// at most `max`, and never more than `MAX_BATCH_BYTES`. While a batch is
 /// filed it is in memory whole, next to the message being parsed (up to
 /// about twice its size again) and, while fetching, async-imap's buffer of
 /// the message arriving; a budget of `max` keeps that within the bound of
