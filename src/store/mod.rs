@@ -163,8 +163,14 @@ impl Store {
     pub fn schema_version(&self) -> Result<usize> {
         let v: i64 = self
             .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        Ok(usize::try_from(v).unwrap_or(0))
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .with_context(|| format!("reading the schema version of {}", self.path.display()))?;
+        usize::try_from(v).with_context(|| {
+            format!(
+                "store {} has a negative schema version {v}",
+                self.path.display()
+            )
+        })
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -181,19 +187,25 @@ impl Store {
             self.copy_before_migration(current + 1)?;
         }
         for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(current) {
+            let n = i + 1;
             let tx = self
                 .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .with_context(|| format!("starting migration {n}"))?;
             // Another process (the daemon and a CLI command starting at
             // once) may have applied it while we waited for the lock.
-            let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            let now: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .context("reading the schema version")?;
             if now > i as i64 {
                 continue;
             }
             tx.execute_batch(sql)
-                .with_context(|| format!("applying migration {}", i + 1))?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
+                .with_context(|| format!("applying migration {n}"))?;
+            tx.pragma_update(None, "user_version", n as i64)
+                .with_context(|| format!("recording migration {n}"))?;
+            tx.commit()
+                .with_context(|| format!("committing migration {n}"))?;
         }
         Ok(())
     }
