@@ -46,10 +46,12 @@ impl Settings {
 /// typo in an operator's template fails here, not in a reporter's inbox.
 pub fn render_samples(t: &Templates, cfg: &Config) -> Result<()> {
     use crate::case::workflow::Notice;
-    t.render_prose(
-        "ack",
-        &crate::mail::compose::sample_ack_context("Sample subject"),
-    )?;
+    for ack in ["ack", "ack-late"] {
+        t.render_prose(
+            ack,
+            &crate::mail::compose::sample_ack_context("Sample subject"),
+        )?;
+    }
     let case = crate::advisory::sample_case();
     for n in [
         Notice::Accepted,

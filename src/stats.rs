@@ -39,6 +39,9 @@ impl Spread {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stats {
     pub cases: usize,
+    /// History filed at the first start or by `secdesk import`: not in
+    /// any figure below.
+    pub imported: usize,
     pub time_to_acknowledge: Spread,
     pub time_to_first_response: Spread,
     /// Cases whose window has closed or that were answered.
@@ -60,8 +63,16 @@ fn secs(from: &str, to: Option<&str>) -> Option<f64> {
     Some(((b - a).num_milliseconds() as f64 / 1000.0).max(0.0))
 }
 
-/// Computes the figures over `cases` at `now`.
-pub fn compute(cases: &[CaseRow], now: DateTime<Utc>) -> Stats {
+/// Computes the figures over `cases` at `now`. History (`imported`) is
+/// counted, and left out of every figure: it was never ours to answer.
+pub fn compute(all: &[CaseRow], now: DateTime<Utc>) -> Stats {
+    let imported = all.iter().filter(|c| c.state == "imported").count();
+    let cases: Vec<CaseRow> = all
+        .iter()
+        .filter(|c| c.state != "imported")
+        .cloned()
+        .collect();
+    let cases = &cases[..];
     let ack = cases
         .iter()
         .filter_map(|c| secs(&c.received_at, c.acknowledged_at.as_deref()))
@@ -107,6 +118,7 @@ pub fn compute(cases: &[CaseRow], now: DateTime<Utc>) -> Stats {
     }
     Stats {
         cases: cases.len(),
+        imported,
         time_to_acknowledge: Spread::of(ack),
         time_to_first_response: Spread::of(first),
         window_decided: decided,

@@ -16,6 +16,7 @@ use serde::Serialize;
 /// Built-in templates: (name, source).
 pub const BUILT_IN: &[(&str, &str)] = &[
     ("ack", include_str!("../templates/ack.hbs")),
+    ("ack-late", include_str!("../templates/ack-late.hbs")),
     ("reminder", include_str!("../templates/reminder.hbs")),
     ("escalation", include_str!("../templates/escalation.hbs")),
     (

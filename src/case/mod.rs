@@ -63,10 +63,14 @@ pub enum State {
     Fixing,
     Released,
     Disclosed,
+    /// History: found in the mailbox (or an archive) when secdesk first
+    /// met it. Filed, threaded and searchable; never answered, never
+    /// reminded, not in the 48-hour figures.
+    Imported,
 }
 
 impl State {
-    pub const ALL: [State; 9] = [
+    pub const ALL: [State; 10] = [
         State::New,
         State::Acknowledged,
         State::Triage,
@@ -76,6 +80,7 @@ impl State {
         State::Fixing,
         State::Released,
         State::Disclosed,
+        State::Imported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,12 +94,16 @@ impl State {
             State::Fixing => "fixing",
             State::Released => "released",
             State::Disclosed => "disclosed",
+            State::Imported => "imported",
         }
     }
 
     /// Closed cases get no reminders and are not "open" in listings.
     pub fn is_closed(self) -> bool {
-        matches!(self, State::Invalid | State::Duplicate | State::Disclosed)
+        matches!(
+            self,
+            State::Invalid | State::Duplicate | State::Disclosed | State::Imported
+        )
     }
 
     /// Whether the policy allows going from `self` to `to`.

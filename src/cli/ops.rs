@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::config::Config;
+use crate::config::{Config, HistoryMode};
 use crate::store::Store;
 use crate::templates::BUILT_IN;
 
@@ -59,8 +59,13 @@ pub fn check(cfg: &Config, secrets: Option<crate::config::ConfigError>) -> Resul
                 })
                 .await;
                 Ok(format!(
-                    "logged in to {}:{} as {}, {:?} holds {} messages",
-                    imap.host, imap.port, imap.username, imap.mailbox, mb.exists
+                    "logged in to {}:{} as {}, {:?} holds {} messages{}",
+                    imap.host,
+                    imap.port,
+                    imap.username,
+                    imap.mailbox,
+                    mb.exists,
+                    first_start(cfg, imap, mb.exists)
                 ))
             }),
         ),
@@ -85,6 +90,27 @@ pub fn check(cfg: &Config, secrets: Option<crate::config::ConfigError>) -> Resul
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What the first start will do with the mail already in the mailbox, if
+/// this store has never read it: the truth before anything is sent.
+fn first_start(cfg: &Config, imap: &crate::config::ImapConfig, exists: u32) -> String {
+    let known = Store::open(&cfg.store.path, &cfg.store.data_dir)
+        .and_then(|s| crate::store::mailboxes::mailbox_state(s.conn(), &imap.mailbox))
+        .map(|state| state.is_some())
+        .unwrap_or(true);
+    if known || exists == 0 {
+        return String::new();
+    }
+    match imap.history {
+        HistoryMode::Import => format!(
+            "; the first start will import them as history (imap.history = \"import\"): \
+             {exists} imported cases or follow-ups, nothing will be sent"
+        ),
+        HistoryMode::Skip => "; the first start will skip them (imap.history = \"skip\"): \
+             they stay in the mailbox, unfiled, and nothing will be sent"
+            .into(),
+    }
 }
 
 fn check_templates(cfg: &Config) -> Result<String> {

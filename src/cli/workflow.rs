@@ -118,7 +118,14 @@ pub fn stats(cfg: &Config, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     use crate::stats::human;
-    println!("cases: {}", s.cases);
+    println!(
+        "cases: {}{}",
+        s.cases,
+        match s.imported {
+            0 => String::new(),
+            n => format!(" (and {n} imported as history, in no figure below)"),
+        }
+    );
     println!(
         "time to acknowledge:    median {}, worst {} ({} cases)",
         human(s.time_to_acknowledge.median_s),

@@ -70,6 +70,16 @@ impl ProjectConfig {
     }
 }
 
+/// What the first start does with the mail already in a mailbox (and what
+/// a rescan after a UIDVALIDITY change does with mail from before then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryMode {
+    /// File it as history: `imported` cases, never answered.
+    Import,
+    /// Leave it: record only the high-water mark.
+    Skip,
+}
+
 /// How a connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {
@@ -96,6 +106,10 @@ pub struct ImapConfig {
     pub timeout: Duration,
     pub ca_file: Option<PathBuf>,
     pub batch_size: u32,
+    /// What the first start does with the mail already in the mailbox.
+    pub history: HistoryMode,
+    /// Mail received before this is history, whatever its UID.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Clone, PartialEq, Eq)]

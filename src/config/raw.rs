@@ -53,6 +53,8 @@ pub(super) struct RawImap {
     pub(super) timeout: Option<String>,
     pub(super) ca_file: Option<String>,
     pub(super) batch_size: Option<u32>,
+    pub(super) history: Option<String>,
+    pub(super) since: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]

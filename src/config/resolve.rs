@@ -11,8 +11,8 @@ use super::raw::{
 };
 use super::units::{parse_cron, parse_duration, parse_size};
 use super::{
-    one_line, Config, ConfigError, ImapConfig, LimitsConfig, ProjectConfig, Secret, SlaConfig,
-    SmtpConfig, StoreConfig, TeamConfig, TemplatesConfig, TlsMode,
+    one_line, Config, ConfigError, HistoryMode, ImapConfig, LimitsConfig, ProjectConfig, Secret,
+    SlaConfig, SmtpConfig, StoreConfig, TeamConfig, TemplatesConfig, TlsMode,
 };
 
 /// Resolves every section of `raw`, read from `path`.
@@ -110,6 +110,29 @@ fn imap(i: RawImap, base_dir: &Path, err: &ErrFn) -> Result<ImapConfig, ConfigEr
             0 => return Err(err("imap.batch_size", "must be at least 1".into())),
             n => n.min(1000),
         },
+        history: match i.history.as_deref().unwrap_or("import") {
+            "import" => HistoryMode::Import,
+            "skip" => HistoryMode::Skip,
+            other => {
+                return Err(err(
+                    "imap.history",
+                    format!("expected \"import\" or \"skip\", got {other:?}"),
+                ))
+            }
+        },
+        since: i
+            .since
+            .map(|d| {
+                chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
+                    .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+                    .map_err(|_| {
+                        err(
+                            "imap.since",
+                            format!("expected a date like 2026-01-31, got {d:?}"),
+                        )
+                    })
+            })
+            .transpose()?,
     })
 }
 

@@ -4,6 +4,7 @@
 //! pipeline, `secdesk ingest` feeds it from an MTA pipe, and [`oversized`]
 //! records what is too large to hold.
 
+pub mod ack;
 pub mod imap;
 pub mod oversized;
 pub mod pipeline;

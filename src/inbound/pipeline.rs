@@ -14,14 +14,17 @@ use tracing::{info, warn};
 use crate::case::assess::Credit;
 use crate::config::Config;
 use crate::inbound::plan::{
-    credit_text, plan_inbound, rate_keys, AckDecision, CreditChange, Inputs, Outcome, Plan,
-    TeamAuth,
+    credit_text, plan_inbound, rate_keys, AckDecision, CreditChange, Inputs, NewCase, Outcome,
+    Plan, TeamAuth,
 };
 use crate::mail::classify::{classify, Identity};
 use crate::mail::parse::{parse, parse_headers, sha256_hex, Incoming, ParseError};
 use crate::mail::thread::thread_keys;
+use crate::reminders::plan::{compose, late_report};
 use crate::settings::Settings;
+use crate::store::mailboxes::advance_mailbox;
 use crate::store::messages::{self as rows, CreditSource, MessageRow, Origin, Seen};
+use crate::store::reminders::AwaitingCase;
 use crate::store::{outbox, record_event, BlobKind, Store};
 
 pub use super::oversized::{ingest_reader, prepare_oversized, prepare_streamed};
@@ -198,7 +201,7 @@ fn file_rejected(
     let message_id = headers.and_then(|h| h.message_id.as_deref());
     let key = match rows::seen_before(tx, message_id, sha, "", from)? {
         Seen::Duplicate { .. } => {
-            rows::advance_mailbox(tx, origin, now)?;
+            advance_mailbox(tx, origin, now)?;
             return Ok(IngestResult {
                 outcome: Outcome::Duplicate,
                 case: None,
@@ -234,7 +237,7 @@ fn file_rejected(
         "secdesk",
         &format!("{reason} (sha256 {sha})"),
     )?;
-    rows::advance_mailbox(tx, origin, now)?;
+    advance_mailbox(tx, origin, now)?;
     Ok(IngestResult {
         outcome: Outcome::Rejected,
         case: None,
@@ -318,7 +321,7 @@ fn file_parsed(
                     &format!("another copy with the same Message-ID (sha256 {sha})"),
                 )?;
             }
-            rows::advance_mailbox(tx, origin, now)?;
+            advance_mailbox(tx, origin, now)?;
             return Ok(IngestResult {
                 outcome: Outcome::Duplicate,
                 case,
@@ -361,8 +364,10 @@ fn file_parsed(
             templates: &settings.templates,
             token: &format!("{:016x}", rand::random::<u64>()),
             received_at,
+            now,
             team_auth: team_auth(cfg, m),
             from_sent_folder: origin.is_sent_folder(),
+            history: origin.is_history(),
         },
     );
     let row = MessageRow {
@@ -378,6 +383,9 @@ fn file_parsed(
         origin,
     };
     apply(tx, &plan, &row, now)?;
+    if let Some(c) = plan.new_case.as_ref().filter(|c| c.late) {
+        tell_the_lead_now(tx, settings, c, now)?;
+    }
     if let Some(earlier) = collision {
         let case = plan.case.as_ref().map(|c| c.to_string());
         flag_collision(
@@ -395,6 +403,31 @@ fn file_parsed(
         case: plan.case.map(|c| c.to_string()),
         reason: None,
     })
+}
+
+/// A late report (seen only after its window closed): the lead and the
+/// assignee hear of it at once, not at the next threshold.
+fn tell_the_lead_now(
+    tx: &rusqlite::Transaction<'_>,
+    settings: &Settings,
+    c: &NewCase,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let waiting = AwaitingCase {
+        id: c.id.to_string(),
+        state: c.state.as_str().to_string(),
+        reporter: c.reporter_address.clone(),
+        subject: c.subject.clone(),
+        response_due_at: c.response_due_at,
+        assignee: None,
+        done: Vec::new(),
+    };
+    for d in late_report(&waiting, c.received_at, now, &settings.config) {
+        let token = format!("{:016x}", rand::random::<u64>());
+        let mail = compose(&d, &settings.config, &settings.templates, &token)?;
+        outbox::enqueue(tx, &mail, now)?;
+    }
+    Ok(())
 }
 
 /// Commits a plan: the case, the message, credit, the response, the
@@ -453,7 +486,7 @@ fn apply(
         }
         AckDecision::Suppressed(_) | AckDecision::NotApplicable => {}
     }
-    rows::advance_mailbox(tx, row.origin, now)?;
+    advance_mailbox(tx, row.origin, now)?;
     Ok(())
 }
 

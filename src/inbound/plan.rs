@@ -22,10 +22,10 @@ use crate::case::report::{missing_items, ReportItem};
 use crate::case::{sla, CaseId, State};
 use crate::config::{LimitsConfig, ProjectConfig};
 use crate::mail::classify::{Classification, NoReply};
-use crate::mail::compose::{
-    ack_context, new_message_id, reply_subject, OutKind, OutgoingMail, ProjectView,
-};
 use crate::mail::parse::Incoming;
+
+use super::ack::ack_mail;
+pub use super::ack::{rate_keys, AckCounts, AckDecision};
 use crate::templates::Templates;
 
 /// The outcome `secdesk ingest --json` reports.
@@ -66,71 +66,6 @@ pub struct Thread {
     pub credit_decided_by_lead: bool,
 }
 
-/// Acknowledgements released in the last hour.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AckCounts {
-    /// To the sender's normalised address (case-folded, `+tag` removed).
-    pub to_sender: u32,
-    /// To the sender's domain.
-    pub to_domain: u32,
-    pub total: u32,
-}
-
-impl AckCounts {
-    /// Why one more acknowledgement would exceed `limits`, if it would.
-    pub fn over(&self, limits: &LimitsConfig) -> Option<String> {
-        if self.to_sender >= limits.acks_per_sender_per_hour {
-            Some(format!(
-                "rate limit: {} acknowledgements to this sender in the last hour",
-                self.to_sender
-            ))
-        } else if self.to_domain >= limits.acks_per_domain_per_hour {
-            Some(format!(
-                "rate limit: {} acknowledgements to this sender's domain in the last hour",
-                self.to_domain
-            ))
-        } else if self.total >= limits.acks_per_hour {
-            Some(format!(
-                "rate limit: {} acknowledgements in the last hour",
-                self.total
-            ))
-        } else {
-            None
-        }
-    }
-}
-
-/// The keys acknowledgements are counted by: the address case-folded with
-/// its `+tag` removed (so `victim+1@` … `victim+12@` are one sender), and
-/// its domain.
-pub fn rate_keys(address: &str) -> (String, String) {
-    let a = address.to_lowercase();
-    match a.rsplit_once('@') {
-        Some((local, domain)) => {
-            let base = local.split('+').next().unwrap_or(local);
-            (format!("{base}@{domain}"), domain.to_string())
-        }
-        None => (a.clone(), String::new()),
-    }
-}
-
-/// What to do about the acknowledgement, with the mail itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AckDecision {
-    /// Queue it (the store's unique key still guarantees at most one).
-    Queue(Box<OutgoingMail>),
-    /// A rate limit is reached: keep it back, to be sent when the budget
-    /// allows (unless the case is answered first). Never dropped.
-    Hold(Box<OutgoingMail>, String),
-    /// A new case that gets none, and why (recorded as an event).
-    Suppressed(String),
-    /// The ack template did not render: the case is filed either way (a
-    /// broken template must not lose a report; `check` catches it first).
-    Failed(String),
-    /// Not a new case: acknowledgements are only for new reports.
-    NotApplicable,
-}
-
 /// How far team mail may be trusted to be the team's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TeamAuth {
@@ -157,6 +92,11 @@ pub enum CreditChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCase {
     pub id: CaseId,
+    /// `new`, or `imported` for history.
+    pub state: State,
+    /// Received longer ago than the response window when first seen: its
+    /// window runs from now, and the lead is told at once.
+    pub late: bool,
     pub reporter_address: String,
     pub reporter_name: String,
     pub subject: String,
@@ -227,9 +167,14 @@ pub struct Inputs<'a> {
     /// draws no random numbers, reads no clock).
     pub token: &'a str,
     pub received_at: DateTime<Utc>,
+    /// When it is filed: a report older than the window is late.
+    pub now: DateTime<Utc>,
     pub team_auth: TeamAuth,
     /// Found in the shared mailbox's Sent folder.
     pub from_sent_folder: bool,
+    /// History (already in the mailbox at the first start, or imported
+    /// from an archive): filed, never answered.
+    pub history: bool,
 }
 
 /// Decides what `m` does to the case log.
@@ -357,16 +302,32 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
 
     let from = m.from.as_ref();
     let reporter_address = from.map(|f| f.address.clone()).unwrap_or_default();
+    let on_time = sla::response_due_at(i.received_at, i.response_window);
+    // No acknowledgement ever promises a deadline that has passed: a report
+    // seen only after its window closed (downtime, a filter) gets one from
+    // now, and the lead hears of it at once.
+    let late = !i.history && on_time <= i.now;
     let new_case = NewCase {
         id: i.next_case_id.clone(),
+        state: if i.history {
+            State::Imported
+        } else {
+            State::New
+        },
+        late,
         reporter_address,
         reporter_name: from.and_then(|f| f.name.clone()).unwrap_or_default(),
         subject: m.subject.clone(),
         received_at: i.received_at,
-        response_due_at: sla::response_due_at(i.received_at, i.response_window),
+        response_due_at: if late {
+            sla::response_due_at(i.now, i.response_window)
+        } else {
+            on_time
+        },
         missing: missing_items(&m.subject, &m.body_text),
     };
     let ack = match class {
+        _ if i.history => AckDecision::NotApplicable,
         Classification::NoReply(r) => {
             AckDecision::Suppressed(format!("not answered: {}", r.as_str()))
         }
@@ -382,10 +343,30 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
         let names: Vec<&str> = new_case.missing.iter().map(|m| m.as_str()).collect();
         names.join(", ")
     };
-    let mut events = vec![PlannedEvent {
-        kind: "case_opened",
-        detail: format!("report received ({}); missing: {missing}", class.as_str()),
+    let mut events = vec![if i.history {
+        PlannedEvent {
+            kind: "imported",
+            detail: format!(
+                "history ({}): filed as found, never answered, no reminders",
+                class.as_str()
+            ),
+        }
+    } else {
+        PlannedEvent {
+            kind: "case_opened",
+            detail: format!("report received ({}); missing: {missing}", class.as_str()),
+        }
     }];
+    if late {
+        events.push(PlannedEvent {
+            kind: "late_report",
+            detail: format!(
+                "received {}, after its response window had closed; the window runs from \
+                 now and the lead is told at once",
+                crate::store::ts(i.received_at)
+            ),
+        });
+    }
     events.extend(match &ack {
         AckDecision::Queue(_) => Some(PlannedEvent {
             kind: "ack_queued",
@@ -427,11 +408,14 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
         });
     }
     // A credit line in the report itself answers nothing we sent: the lead
-    // may confirm it.
-    let credit = parse_credit(&m.body_text).map(|credit| CreditChange::Request {
-        credit,
-        why: "said in the report, before any mail from us".into(),
-    });
+    // may confirm it (not for history: that conversation is over).
+    let credit = (!i.history)
+        .then(|| parse_credit(&m.body_text))
+        .flatten()
+        .map(|credit| CreditChange::Request {
+            credit,
+            why: "said in the report, before any mail from us".into(),
+        });
     Plan {
         outcome: Outcome::NewCase,
         case: Some(new_case.id.clone()),
@@ -442,35 +426,6 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
         first_response: None,
         credit,
     }
-}
-
-/// The acknowledgement of a new case: threaded to the report, from the
-/// `ack` template, quoting only the case tag and the capped subject.
-fn ack_mail(m: &Incoming, c: &NewCase, i: &Inputs<'_>) -> anyhow::Result<OutgoingMail> {
-    let ctx = ack_context(
-        ProjectView::from_config(i.project),
-        &c.id,
-        &c.subject,
-        &c.reporter_address,
-        c.received_at,
-        c.response_due_at,
-        &c.missing,
-        i.response_window,
-    );
-    let body = i.templates.render_prose("ack", &ctx)?;
-    let mut references = m.references.clone();
-    references.extend(m.message_id.iter().cloned());
-    Ok(OutgoingMail {
-        kind: OutKind::Ack,
-        case: Some(c.id.clone()),
-        to: vec![c.reporter_address.clone()],
-        subject: reply_subject(&c.id, &c.subject),
-        body,
-        message_id: new_message_id(Some(&c.id), OutKind::Ack, i.token, i.project.domain()),
-        in_reply_to: m.message_id.clone(),
-        references,
-        dedup_key: format!("ack:{}", c.id),
-    })
 }
 
 /// A message from the Sent folder: the team answering from the security

@@ -39,6 +39,8 @@ pub struct Digest {
     pub recipient: String,
     pub escalation: bool,
     pub items: Vec<DueItem>,
+    /// A late report, told at once: how long ago it arrived.
+    pub late: Option<String>,
 }
 
 /// What fires for each case now.
@@ -62,29 +64,7 @@ pub fn digests(fired: &[(AwaitingCase, Firing)], now: DateTime<Utc>, cfg: &Confi
     let mut by: BTreeMap<String, Digest> = BTreeMap::new();
     for (c, f) in fired {
         let escalate = f.fire == Threshold::Escalate;
-        let left = crate::case::sla::time_left(c.response_due_at, now);
-        let item = DueItem {
-            id: c.id.clone(),
-            state: c.state.clone(),
-            reporter: if c.reporter.is_empty() {
-                "(no address)".into()
-            } else {
-                c.reporter.clone()
-            },
-            subject: c.subject.clone(),
-            due: local_and_utc(c.response_due_at, cfg.team.timezone),
-            left: if c.response_due_at <= now {
-                format!("OVERDUE by {}", human_duration(-left))
-            } else {
-                format!("{} left", human_duration(left))
-            },
-            overdue: c.response_due_at <= now,
-            hint: format!(
-                "reply with [{id}] in the subject, or `secdesk reply {id}`",
-                id = c.id
-            ),
-            due_at: c.response_due_at,
-        };
+        let item = due_item(c, now, cfg);
         let mut to: Vec<&String> = cfg.team.lead.iter().collect();
         to.extend(c.assignee.iter());
         if escalate {
@@ -95,6 +75,7 @@ pub fn digests(fired: &[(AwaitingCase, Firing)], now: DateTime<Utc>, cfg: &Confi
                 recipient: r.clone(),
                 escalation: false,
                 items: Vec::new(),
+                late: None,
             });
             n.escalation |= escalate;
             if !n.items.iter().any(|i| i.id == item.id) {
@@ -104,10 +85,68 @@ pub fn digests(fired: &[(AwaitingCase, Firing)], now: DateTime<Utc>, cfg: &Confi
     }
     let mut out: Vec<Digest> = by.into_values().collect();
     for n in &mut out {
-        n.items
-            .sort_by(|a, b| a.due_at.cmp(&b.due_at).then(a.id.cmp(&b.id)));
+        n.items.sort_by_key(|i| urgency(i, now));
     }
     out
+}
+
+/// Most urgent first: the overdue cases, the one breached most recently
+/// first (a case overdue by a year is stale, the one that just passed its
+/// deadline is the one to answer now), then the others by time left.
+fn urgency(i: &DueItem, now: DateTime<Utc>) -> (bool, i64, String) {
+    let overdue = i.due_at <= now;
+    let distance = (i.due_at - now).num_seconds().abs();
+    (!overdue, distance, i.id.clone())
+}
+
+/// One case as a digest lists it.
+fn due_item(c: &AwaitingCase, now: DateTime<Utc>, cfg: &Config) -> DueItem {
+    let left = crate::case::sla::time_left(c.response_due_at, now);
+    DueItem {
+        id: c.id.clone(),
+        state: c.state.clone(),
+        reporter: if c.reporter.is_empty() {
+            "(no address)".into()
+        } else {
+            c.reporter.clone()
+        },
+        subject: c.subject.clone(),
+        due: local_and_utc(c.response_due_at, cfg.team.timezone),
+        left: if c.response_due_at <= now {
+            format!("OVERDUE by {}", human_duration(-left))
+        } else {
+            format!("{} left", human_duration(left))
+        },
+        overdue: c.response_due_at <= now,
+        hint: format!(
+            "reply with [{id}] in the subject, or `secdesk reply {id}`",
+            id = c.id
+        ),
+        due_at: c.response_due_at,
+    }
+}
+
+/// The lead (and the case's assignee) told at once of a report that
+/// arrived at `received_at`, longer ago than the response window, and was
+/// only now filed: its window runs from now.
+pub fn late_report(
+    c: &AwaitingCase,
+    received_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    cfg: &Config,
+) -> Vec<Digest> {
+    let ago = human_duration((now - received_at).num_seconds().max(0));
+    cfg.team
+        .lead
+        .iter()
+        .chain(c.assignee.iter())
+        .map(|r| Digest {
+            recipient: r.clone(),
+            escalation: false,
+            items: vec![due_item(c, now, cfg)],
+            late: Some(ago.clone()),
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -147,7 +186,12 @@ pub fn compose(
     } else {
         format!("{} cases", n.items.len())
     };
-    let subject = if n.escalation {
+    let subject = if let Some(ago) = &n.late {
+        format!(
+            "[secdesk] Late report: {} arrived {ago} ago and was filed only now; respond by {}",
+            first.id, first.due
+        )
+    } else if n.escalation {
         let overdue = n.items.iter().filter(|i| i.overdue).count();
         format!(
             "[secdesk] ESCALATION: {overdue} of {cases} past the response deadline, first {} ({})",
@@ -238,6 +282,25 @@ timezone = "Europe/Berlin"
         assert_eq!(dev.items.len(), 1);
         assert!(!ns.iter().any(|n| n.recipient == "cto@example.org"));
         assert!(!lead.escalation);
+    }
+
+    #[test]
+    fn the_most_urgent_case_comes_first() {
+        let c = cfg();
+        // A case a year overdue is stale; the one that just passed its
+        // deadline is the one to answer now.
+        let cases = vec![
+            case("SEC-2025-0001", -340 * 24, None),
+            case("SEC-2026-0002", 3, None),
+            case("SEC-2026-0003", -1, None),
+        ];
+        let ds = digests(&firings(&cases, t0(), &c), t0(), &c);
+        let lead = ds
+            .iter()
+            .find(|d| d.recipient == "lead@example.org")
+            .unwrap();
+        let ids: Vec<&str> = lead.items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, vec!["SEC-2026-0003", "SEC-2025-0001", "SEC-2026-0002"]);
     }
 
     #[test]

@@ -18,13 +18,18 @@ pub enum Origin {
     /// `secdesk ingest` (an MTA pipe or a replay).
     Cli,
     /// An IMAP mailbox, with the UID it had there. `sent` marks the shared
-    /// mailbox's Sent folder: mail the team sent from the security address.
+    /// mailbox's Sent folder: mail the team sent from the security address;
+    /// `history` mail that was there before secdesk first met the mailbox.
     Imap {
         mailbox: String,
         uidvalidity: u32,
         uid: u32,
         sent: bool,
+        history: bool,
     },
+    /// `secdesk import`: an archive of the old inbox (an mbox or a
+    /// Maildir), always history.
+    Archive { name: String },
 }
 
 impl Origin {
@@ -32,7 +37,16 @@ impl Origin {
         match self {
             Origin::Cli => "ingest".into(),
             Origin::Imap { mailbox, .. } => format!("imap:{mailbox}"),
+            Origin::Archive { name } => format!("import:{name}"),
         }
+    }
+
+    /// Whether the message is history: filed, never answered.
+    pub fn is_history(&self) -> bool {
+        matches!(
+            self,
+            Origin::Archive { .. } | Origin::Imap { history: true, .. }
+        )
     }
     /// Whether the message was found in the Sent folder.
     pub fn is_sent_folder(&self) -> bool {
@@ -41,7 +55,7 @@ impl Origin {
 
     fn uid(&self) -> Option<u32> {
         match self {
-            Origin::Cli => None,
+            Origin::Cli | Origin::Archive { .. } => None,
             Origin::Imap { uid, .. } => Some(*uid),
         }
     }
@@ -323,7 +337,7 @@ pub fn insert_case(tx: &Transaction<'_>, c: &NewCase) -> Result<()> {
             c.id.to_string(),
             c.id.year,
             c.id.seq,
-            State::New.as_str(),
+            c.state.as_str(),
             c.reporter_address,
             c.reporter_name,
             c.subject,
@@ -414,68 +428,6 @@ pub fn insert_message(tx: &Transaction<'_>, m: &MessageRow<'_>) -> Result<i64> {
         }
     }
     Ok(row)
-}
-
-/// Advances the IMAP high-water mark for the origin's mailbox, never backwards.
-pub fn advance_mailbox(tx: &Transaction<'_>, origin: &Origin, now: DateTime<Utc>) -> Result<()> {
-    if let Origin::Imap {
-        mailbox,
-        uidvalidity,
-        uid,
-        ..
-    } = origin
-    {
-        tx.execute(
-            "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, last_sync_at)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (mailbox) DO UPDATE SET
-                 last_uid = MAX(last_uid, excluded.last_uid),
-                 last_sync_at = excluded.last_sync_at
-             WHERE uidvalidity = excluded.uidvalidity",
-            params![mailbox, uidvalidity, uid, ts(now)],
-        )
-        .context("advancing the mailbox high-water mark")?;
-    }
-    Ok(())
-}
-
-/// The stored `(uidvalidity, last_uid)` of `mailbox`, if any.
-pub fn mailbox_state(conn: &rusqlite::Connection, mailbox: &str) -> Result<Option<(u32, u32)>> {
-    conn.query_row(
-        "SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = ?1",
-        [mailbox],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .optional()
-    .context("reading mailbox state")
-}
-
-/// Starts (or restarts, after a UIDVALIDITY change) tracking `mailbox`.
-pub fn reset_mailbox(
-    tx: &Transaction<'_>,
-    mailbox: &str,
-    uidvalidity: u32,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    tx.execute(
-        "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, last_sync_at)
-         VALUES (?1, ?2, 0, ?3)
-         ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = 0,
-             last_sync_at = excluded.last_sync_at",
-        params![mailbox, uidvalidity, ts(now)],
-    )
-    .context("resetting mailbox state")?;
-    Ok(())
-}
-
-/// Records a completed sync of `mailbox` (for `secdesk status`).
-pub fn mark_synced(tx: &Transaction<'_>, mailbox: &str, now: DateTime<Utc>) -> Result<()> {
-    tx.execute(
-        "UPDATE mailbox_state SET last_sync_at = ?2 WHERE mailbox = ?1",
-        params![mailbox, ts(now)],
-    )
-    .context("updating mailbox_state")?;
-    Ok(())
 }
 
 /// Stops the case's 48-hour clock at `at`, if it is still running;

@@ -18,6 +18,7 @@ pub mod backup;
 pub mod blobs;
 pub mod cases;
 pub mod daemon_state;
+pub mod mailboxes;
 pub mod messages;
 pub mod outbox;
 pub mod reminders;

@@ -200,6 +200,13 @@ UPDATE messages SET
 UPDATE attachments SET
     display_name = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(display_name, char(8234), ''), char(8235), ''), char(8236), ''), char(8237), ''), char(8238), ''), char(8294), ''), char(8295), ''), char(8296), ''), char(8297), ''), char(8206), ''), char(8207), ''), char(1564), '');
 "#,
+    // 7: a mailbox's history boundary: what was there when secdesk first
+    // met it (by UID, and by arrival time, which survives a UIDVALIDITY
+    // change) is filed as history and never answered (issue 12).
+    r#"
+ALTER TABLE mailbox_state ADD COLUMN history_below INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailbox_state ADD COLUMN history_before TEXT;
+"#,
 ];
 
 /// One object's row in `sqlite_master`, less what SQLite may place freely

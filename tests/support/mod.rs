@@ -561,11 +561,18 @@ pub fn sample(name: &str) -> Vec<u8> {
 
 /// Appends `raw` to `user`'s `mailbox` (as a mail client saving to Sent does).
 pub fn append(stack: &Stack, user: &str, mailbox: &str, raw: &[u8]) {
-    let (mailbox, raw) = (mailbox.to_string(), raw.to_vec());
+    append_dated(stack, user, mailbox, raw, None)
+}
+
+/// APPENDs `raw` with an INTERNALDATE (`"23-Nov-2024 09:00:00 +0000"`): mail
+/// that arrived long ago, as a mailbox with history holds it.
+pub fn append_dated(stack: &Stack, user: &str, mailbox: &str, raw: &[u8], date: Option<&str>) {
+    let (mailbox, raw, date) = (mailbox.to_string(), raw.to_vec(), date.map(String::from));
     with_session(stack, user, move |session| {
         Box::pin(async move {
+            let date = date.map(|d| format!("\"{d}\""));
             session
-                .append(&mailbox, Some("(\\Seen)"), None, &raw)
+                .append(&mailbox, Some("(\\Seen)"), date.as_deref(), &raw)
                 .await
                 .unwrap();
         })

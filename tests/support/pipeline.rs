@@ -76,6 +76,25 @@ impl Fixture {
         .unwrap()
     }
 
+    /// Files `raw` as having arrived at `received_at`, from `origin`.
+    pub fn ingest_from(
+        &mut self,
+        raw: &[u8],
+        origin: &Origin,
+        received_at: DateTime<Utc>,
+    ) -> IngestResult {
+        self.now += Duration::seconds(1);
+        ingest(
+            &mut self.store,
+            &self.settings,
+            raw,
+            origin,
+            received_at,
+            self.now,
+        )
+        .unwrap()
+    }
+
     /// Files what `input` holds, as `secdesk ingest` reads a pipe, at `now`.
     pub fn ingest_stream(&mut self, input: &mut dyn std::io::Read) -> IngestResult {
         ingest_reader(

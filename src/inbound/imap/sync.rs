@@ -22,6 +22,7 @@ use tracing::{debug, info, info_span, warn};
 
 use super::connect::{timed, ImapSession};
 use super::Intake;
+use crate::config::HistoryMode;
 use crate::config::ImapConfig;
 use crate::inbound::pipeline::{
     file_in, log_filed, prepare, prepare_oversized, IngestResult, Prepared,
@@ -29,7 +30,8 @@ use crate::inbound::pipeline::{
 use crate::inbound::plan::Outcome;
 use crate::mail::headers::DESCRIBE_BYTES;
 use crate::settings::Settings;
-use crate::store::messages::{self as rows, Origin};
+use crate::store::mailboxes::{self, MailboxState};
+use crate::store::messages::Origin;
 use crate::store::record_event;
 
 /// Most bytes fetched in one batch, whatever `batch_size` says: a batch of
@@ -71,6 +73,8 @@ struct Listed {
     uid: u32,
     size: u64,
     internal_date: Option<DateTime<Utc>>,
+    /// There before secdesk first met the mailbox.
+    history: bool,
 }
 
 /// What one pass did.
@@ -99,7 +103,7 @@ pub async fn sync_mailbox(
     })
     .await?;
     let uidvalidity = selected.uid_validity.unwrap_or(0);
-    let last_uid = resume_from(intake, mailbox, uidvalidity).await?;
+    let state = resume_from(intake, mailbox, uidvalidity, selected.uid_next).await?;
 
     let mut synced = Synced::default();
     if selected.exists == 0 {
@@ -107,7 +111,28 @@ pub async fn sync_mailbox(
         return Ok(synced);
     }
 
-    let listed = list_above(session, t, last_uid).await?;
+    let mut listed = list_above(session, t, state.last_uid).await?;
+    let since = intake.imap.since;
+    for m in &mut listed {
+        m.history = state.is_history(m.uid, m.internal_date, since);
+    }
+    // `history = "skip"`: what was there before is left alone, unfetched;
+    // the mark passes it once the newer mail is filed.
+    debug!(
+        mailbox,
+        above = state.last_uid,
+        listed = listed.len(),
+        history = listed.iter().filter(|m| m.history).count(),
+        "listed"
+    );
+    let skipped_up_to = match intake.imap.history {
+        HistoryMode::Skip => {
+            let top = listed.iter().filter(|m| m.history).map(|m| m.uid).max();
+            listed.retain(|m| !m.history);
+            top
+        }
+        HistoryMode::Import => None,
+    };
     if !listed.is_empty() {
         info!(mailbox, count = listed.len(), "new messages");
     }
@@ -174,8 +199,31 @@ pub async fn sync_mailbox(
             move_processed(session, &intake.imap, &committed).await;
         }
     }
+    if let Some(uid) = skipped_up_to {
+        skip_to(intake, mailbox, uidvalidity, uid).await?;
+    }
     mark_synced(intake, mailbox).await?;
     Ok(synced)
+}
+
+/// Moves the mark past history left unfiled (`history = "skip"`): only once
+/// everything newer below it has committed, so nothing is skipped that
+/// should be filed.
+async fn skip_to(intake: &Intake, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<()> {
+    let (now, origin) = (
+        intake.clock.now(),
+        Origin::Imap {
+            mailbox: mailbox.to_string(),
+            uidvalidity,
+            uid,
+            sent: false,
+            history: true,
+        },
+    );
+    intake
+        .store
+        .run(move |s| s.write(|tx| mailboxes::advance_mailbox(tx, &origin, now)))
+        .await
 }
 
 /// Records a completed pass over `mailbox` (for `secdesk status`).
@@ -183,26 +231,33 @@ async fn mark_synced(intake: &Intake, mailbox: &str) -> Result<()> {
     let (mb, now) = (mailbox.to_string(), intake.clock.now());
     intake
         .store
-        .run(move |s| s.write(|tx| rows::mark_synced(tx, &mb, now)))
+        .run(move |s| s.write(|tx| mailboxes::mark_synced(tx, &mb, now)))
         .await
 }
 
-/// Where this pass starts: the stored high-water mark of `mailbox`, or 0
-/// (everything) for a mailbox never seen or whose UIDVALIDITY changed — a
-/// full rescan, in which dedup skips what is already filed (invariant 1).
-async fn resume_from(intake: &Intake, mailbox: &str, uidvalidity: u32) -> Result<u32> {
+/// Where this pass starts: the stored state of `mailbox` (its high-water
+/// mark and history boundary). A mailbox never seen before starts at 0 with
+/// everything below its UIDNEXT, and everything that arrived before now, as
+/// history (DESIGN.md, "Day one"); after a UIDVALIDITY change it starts
+/// again at 0 — a full rescan in which dedup skips what is already filed
+/// (invariant 1) and only the arrival-time boundary of history holds.
+async fn resume_from(
+    intake: &Intake,
+    mailbox: &str,
+    uidvalidity: u32,
+    uid_next: Option<u32>,
+) -> Result<MailboxState> {
     let now = intake.clock.now();
     let mb = mailbox.to_string();
     intake
         .store
         .run(move |store| {
-            let state = rows::mailbox_state(store.conn(), &mb)?;
-            match state {
-                Some((v, last)) if v == uidvalidity => Ok(last),
-                Some((v, _)) => {
+            match mailboxes::mailbox_state(store.conn(), &mb)? {
+                Some(s) if s.uidvalidity == uidvalidity => {}
+                Some(s) => {
                     warn!(
                         mailbox = %mb,
-                        old = v,
+                        old = s.uidvalidity,
                         new = uidvalidity,
                         "UIDVALIDITY changed: rescanning, duplicates are skipped"
                     );
@@ -213,17 +268,36 @@ async fn resume_from(intake: &Intake, mailbox: &str, uidvalidity: u32) -> Result
                             now,
                             "uidvalidity_changed",
                             "secdesk",
-                            &format!("mailbox {mb}: {v} -> {uidvalidity}; full rescan"),
+                            &format!(
+                                "mailbox {mb}: {} -> {uidvalidity}; full rescan",
+                                s.uidvalidity
+                            ),
                         )?;
-                        rows::reset_mailbox(tx, &mb, uidvalidity, now)
+                        mailboxes::reset_mailbox(tx, &mb, uidvalidity, now)
                     })?;
-                    Ok(0)
                 }
                 None => {
-                    store.write(|tx| rows::reset_mailbox(tx, &mb, uidvalidity, now))?;
-                    Ok(0)
+                    // Without a UIDNEXT from the server, the arrival time
+                    // alone marks what was already there.
+                    let below = uid_next.unwrap_or(0);
+                    info!(mailbox = %mb, history_below = below, "first start on this mailbox");
+                    store.write(|tx| {
+                        record_event(
+                            tx,
+                            None,
+                            now,
+                            "first_start",
+                            "secdesk",
+                            &format!(
+                                "mailbox {mb}: mail below UID {below} and received before now is history"
+                            ),
+                        )?;
+                        mailboxes::start_mailbox(tx, &mb, uidvalidity, below, now, now)
+                    })?;
                 }
             }
+            mailboxes::mailbox_state(store.conn(), &mb)?
+                .with_context(|| format!("mailbox {mb:?} has no state after recording it"))
         })
         .await
 }
@@ -274,6 +348,7 @@ async fn file_batch(
                     uidvalidity,
                     uid: m.uid,
                     sent,
+                    history: m.history,
                 };
                 let received_at = m.internal_date.filter(|d| *d <= now).unwrap_or(now);
                 ready.push((m.uid, prepared, origin, received_at));
@@ -323,6 +398,7 @@ async fn list_above(
                     uid,
                     size: u64::from(f.size.unwrap_or(0)),
                     internal_date: f.internal_date().map(|d| d.with_timezone(&Utc)),
+                    history: false,
                 });
             }
         }
@@ -433,6 +509,7 @@ mod tests {
             uid: 1,
             size,
             internal_date: None,
+            history: false,
         };
         assert_eq!(batch_cost(&listed(1_000), max), 1_000);
         assert_eq!(batch_cost(&listed(max), max), max);

@@ -41,8 +41,10 @@ fn inputs<'a>(
         templates,
         token: "t0k3n",
         received_at: Utc.with_ymd_and_hms(2026, 11, 23, 9, 13, 0).unwrap(),
+        now: Utc.with_ymd_and_hms(2026, 11, 23, 9, 14, 0).unwrap(),
         team_auth: TeamAuth::Verified,
         from_sent_folder: false,
+        history: false,
     }
 }
 
@@ -278,4 +280,30 @@ fn senders_are_counted_without_tags_and_by_domain() {
     );
     assert_eq!(rate_keys("a+b+c@x.example").0, "a@x.example");
     assert_eq!(rate_keys("plain@x.example").0, "plain@x.example");
+}
+
+/// Issue 12: history is filed, never answered; a report seen only after its
+/// window closed gets an honest late ack with a deadline from now.
+#[test]
+fn history_is_never_answered_and_late_reports_get_a_future_deadline() {
+    let c = Classification::Answerable;
+    let mut i = inputs(&c, None, AckCounts::default(), &LIMITS);
+    i.history = true;
+    let p = plan_inbound(&msg(), &i);
+    assert_eq!(p.outcome, Outcome::NewCase);
+    assert_eq!(p.ack, AckDecision::NotApplicable);
+    assert_eq!(p.new_case.as_ref().unwrap().state, State::Imported);
+    assert!(p.events.iter().any(|e| e.kind == "imported"));
+
+    let mut i = inputs(&c, None, AckCounts::default(), &LIMITS);
+    i.now = i.received_at + chrono::Duration::days(3);
+    let p = plan_inbound(&msg(), &i);
+    let n = p.new_case.as_ref().unwrap();
+    assert!(n.late);
+    assert_eq!(n.response_due_at, i.now + chrono::Duration::hours(48));
+    let AckDecision::Queue(ack) = &p.ack else {
+        panic!("{:?}", p.ack)
+    };
+    assert!(ack.body.contains("sorry"), "{}", ack.body);
+    assert!(p.events.iter().any(|e| e.kind == "late_report"));
 }
