@@ -3,6 +3,7 @@
 
 mod admin;
 mod cases;
+mod import;
 mod ingest;
 mod ops;
 mod respond;
@@ -43,6 +44,15 @@ pub enum Command {
         #[arg(default_value = "-")]
         file: String,
         /// Print {"outcome": …, "case": …}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// File an archive of the old inbox (an mbox file or a Maildir) as
+    /// history: imported cases, threaded and searchable, never answered.
+    /// Importing twice changes nothing.
+    Import {
+        path: PathBuf,
+        /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -337,6 +347,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let mut cfg = cfg;
             let secrets = cfg.load_secrets();
             ops::check(&cfg, secrets.err())
+        }
+        Command::Import { path, json } => {
+            import::run(&crate::settings::Settings::for_filing(cfg)?, &path, json)
         }
         Command::Ingest { file, json } => {
             ingest::run(&crate::settings::Settings::for_filing(cfg)?, &file, json)

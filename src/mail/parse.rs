@@ -196,13 +196,24 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, ParseError> {
             .date()
             .and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single()),
         body_text,
-        body_hash: sha256_hex(body),
+        body_hash: body_hash(body),
         body_skipped,
         attachments,
         attachments_dropped,
         auto: auto_headers(&msg),
         authentication_results: authentication_results(&block),
     })
+}
+
+/// The hash that tells one message's body from another's: of the raw body
+/// less trailing whitespace, which routes and archives add or drop (an
+/// mbox keeps a blank line after each message, a relay may strip one).
+fn body_hash(body: &[u8]) -> String {
+    let end = body
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    sha256_hex(body.get(..end).unwrap_or(body))
 }
 
 /// Whether the top-level body is MIME-structured (parts, or a message).
