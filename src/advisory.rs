@@ -250,6 +250,7 @@ mod tests {
             advisory_ecosystem: Some("npm".into()),
             advisory_package: Some("@example/cli".into()),
             repository_url: Some("https://github.com/example/example".into()),
+            relay_list_ids: Vec::new(),
         }
     }
 

@@ -23,6 +23,7 @@ fn project(package: bool) -> ProjectConfig {
         advisory_ecosystem: package.then(|| "npm".into()),
         advisory_package: package.then(|| "@example/cli".into()),
         repository_url: Some("https://github.com/example/example".into()),
+        relay_list_ids: Vec::new(),
     }
 }
 

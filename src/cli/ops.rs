@@ -36,6 +36,9 @@ pub fn check(cfg: &Config, secrets: Option<crate::config::ConfigError>) -> Resul
     if let Some(w) = cfg.team.trust_warning() {
         println!("WARN  team: {w}");
     }
+    if let Some(w) = relay_warning(cfg) {
+        println!("WARN  relay: {w}");
+    }
     report("templates", check_templates(cfg));
     report("store", check_store(cfg));
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -89,6 +92,32 @@ pub fn check(cfg: &Config, secrets: Option<crate::config::ConfigError>) -> Resul
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// Mail that came from the security address itself but that secdesk did
+/// not send is, most often, security@ as a group or list that rewrote From:
+/// say what to set.
+fn relay_warning(cfg: &Config) -> Option<String> {
+    if !cfg.project.relay_list_ids.is_empty() {
+        return None;
+    }
+    let store = Store::open(&cfg.store.path, &cfg.store.data_dir).ok()?;
+    let n: i64 = store
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM messages WHERE classification = 'from_our_address'",
+            [],
+            |r| r.get(0),
+        )
+        .ok()?;
+    (n > 0).then(|| {
+        format!(
+            "{n} messages came From {} itself without being secdesk's: if it is a Google \
+             Group or a list that rewrites From, set project.relay_list_ids to its List-Id so \
+             that the reporter is taken from X-Original-From/Reply-To and answered",
+            cfg.project.security_address
+        )
     })
 }
 

@@ -58,6 +58,9 @@ pub struct ProjectConfig {
     pub advisory_package: Option<String>,
     /// Where users upgrade from / read release notes, for the advisory.
     pub repository_url: Option<String>,
+    /// `List-Id`s of our own relay (security@ as a Google Group or a list):
+    /// mail through it is direct mail. Lower-case, without brackets.
+    pub relay_list_ids: Vec<String>,
 }
 
 impl ProjectConfig {

@@ -34,6 +34,8 @@ pub(super) struct RawProject {
     pub(super) advisory_ecosystem: Option<String>,
     pub(super) advisory_package: Option<String>,
     pub(super) repository_url: Option<String>,
+    #[serde(default, deserialize_with = "list_or_csv")]
+    pub(super) relay_list_ids: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]

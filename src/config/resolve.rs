@@ -79,6 +79,24 @@ fn project(p: RawProject, err: &ErrFn) -> Result<ProjectConfig, ConfigError> {
         advisory_ecosystem: opt_line(p.advisory_ecosystem, "project.advisory_ecosystem")?,
         advisory_package: opt_line(p.advisory_package, "project.advisory_package")?,
         repository_url: opt_line(p.repository_url, "project.repository_url")?,
+        relay_list_ids: p
+            .relay_list_ids
+            .iter()
+            .map(|id| {
+                let id = id
+                    .trim()
+                    .trim_matches(|c| c == '<' || c == '>')
+                    .to_ascii_lowercase();
+                if id.is_empty() || !is_safe_line(&id) || id.contains(char::is_whitespace) {
+                    Err(err(
+                        "project.relay_list_ids",
+                        format!("expected list ids like \"security.example.org\", got {id:?}"),
+                    ))
+                } else {
+                    Ok(id)
+                }
+            })
+            .collect::<Result<_, _>>()?,
     })
 }
 

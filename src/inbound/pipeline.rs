@@ -19,6 +19,7 @@ use crate::inbound::plan::{
 };
 use crate::mail::classify::{classify, Identity};
 use crate::mail::parse::{parse, parse_headers, sha256_hex, Incoming, ParseError};
+use crate::mail::relay;
 use crate::mail::thread::thread_keys;
 use crate::reminders::plan::{compose, late_report};
 use crate::settings::Settings;
@@ -305,6 +306,15 @@ fn file_parsed(
     now: DateTime<Utc>,
 ) -> Result<IngestResult> {
     let cfg = &settings.config;
+    // Mail through our own relay (a group, a list) is direct mail, from the
+    // sender the relay kept: undone before anything else looks at it.
+    let mut m = m.clone();
+    m.relayed = relay::unwrap(
+        &mut m,
+        &cfg.project.security_address,
+        &cfg.project.relay_list_ids,
+    );
+    let m = &m;
     let sender = m.from.as_ref().map(|f| f.address.as_str()).unwrap_or("");
     let seen = rows::seen_before(tx, m.message_id.as_deref(), sha, &m.body_hash, sender)?;
     let (key, collision) = match seen {
@@ -344,6 +354,7 @@ fn file_parsed(
         Identity {
             own: &own,
             team: &team,
+            domain: cfg.project.domain(),
         },
     );
     let keys = thread_keys(m, &cfg.project.case_prefix);

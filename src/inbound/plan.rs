@@ -389,6 +389,21 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
         }),
         AckDecision::NotApplicable => None,
     });
+    if let Some(note) = &m.relayed {
+        events.push(PlannedEvent {
+            kind: "relayed",
+            detail: note.clone(),
+        });
+    }
+    if matches!(class, Classification::NoReply(NoReply::ForeignOwnAddress)) {
+        events.push(PlannedEvent {
+            kind: "from_our_address",
+            detail: "From is the security address itself, but secdesk did not send this: if \
+                     security@ is a group or list that rewrites From, set \
+                     project.relay_list_ids so that the reporter is found and answered"
+                .into(),
+        });
+    }
     if let Some(why) = &m.from_problem {
         events.push(PlannedEvent {
             kind: "ambiguous_sender",

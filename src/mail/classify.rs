@@ -21,8 +21,13 @@ pub enum Classification {
 pub enum NoReply {
     /// Our own `X-Secdesk-Loop` header: one of our mails came back.
     LoopHeader,
-    /// From secdesk's own address.
+    /// From secdesk's own address, with one of our Message-IDs: our mail
+    /// come back.
     OwnAddress,
+    /// From secdesk's own address but not mail we sent (no loop header, no
+    /// Message-ID of ours): a group or list that rewrote From, most likely.
+    /// Filed as a case, never lost, never answered.
+    ForeignOwnAddress,
     /// `Auto-Submitted` present and not `no` (RFC 3834 §5).
     AutoSubmitted,
     /// `multipart/report`: a delivery or read notification (RFC 3462).
@@ -56,6 +61,7 @@ impl NoReply {
         match self {
             NoReply::LoopHeader => "loop_header",
             NoReply::OwnAddress => "own_address",
+            NoReply::ForeignOwnAddress => "from_our_address",
             NoReply::AutoSubmitted => "auto_submitted",
             NoReply::DeliveryReport => "delivery_report",
             NoReply::NullReturnPath => "null_return_path",
@@ -83,6 +89,7 @@ impl NoReply {
             NoReply::PrecedenceBulk
                 | NoReply::MailingList
                 | NoReply::AmbiguousSender
+                | NoReply::ForeignOwnAddress
                 | NoReply::TeamMember
                 | NoReply::NoSender
         )
@@ -106,6 +113,20 @@ pub struct Identity<'a> {
     pub own: &'a [String],
     /// Lead and members, lower-case.
     pub team: &'a [String],
+    /// Where our Message-IDs live (`secdesk.…@domain`).
+    pub domain: &'a str,
+}
+
+impl Identity<'_> {
+    /// Whether `m` carries one of our Message-IDs.
+    fn ours(&self, m: &Incoming) -> bool {
+        m.message_id.as_deref().is_some_and(|id| {
+            id.starts_with("secdesk.")
+                && id
+                    .rsplit_once('@')
+                    .is_some_and(|(_, d)| d.eq_ignore_ascii_case(self.domain))
+        })
+    }
 }
 
 /// Classifies one message. The first matching rule wins; the order puts the
@@ -120,7 +141,7 @@ pub fn classify(m: &Incoming, who: Identity<'_>) -> Classification {
         .to_ascii_lowercase();
     let rule = if a.loop_header {
         Some(LoopHeader)
-    } else if sender.is_some_and(|s| who.own.iter().any(|o| o == s)) {
+    } else if sender.is_some_and(|s| who.own.iter().any(|o| o == s)) && who.ours(m) {
         Some(OwnAddress)
     } else if a.auto_submitted.as_deref().is_some_and(|v| {
         // "Auto-Submitted: no (comment)" is a person's mail.
@@ -153,6 +174,8 @@ pub fn classify(m: &Incoming, who: Identity<'_>) -> Classification {
         Some(MailingList)
     } else if m.from_problem.is_some() {
         Some(AmbiguousSender)
+    } else if sender.is_some_and(|s| who.own.iter().any(|o| o == s)) {
+        Some(ForeignOwnAddress)
     } else if sender.is_some_and(|s| who.team.iter().any(|t| t == s)) {
         Some(TeamMember)
     } else if sender.is_none() {
@@ -184,6 +207,7 @@ mod tests {
             Identity {
                 own: &own,
                 team: &team,
+                domain: "example.org",
             },
         )
     }
@@ -223,8 +247,8 @@ mod tests {
                 format!("{from}Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n"),
                 N(DeliveryReport),
             ),
-            ("From: security@example.org\r\n".into(), N(OwnAddress)),
-            ("From: Security@Example.org\r\n".into(), N(OwnAddress)),
+            ("From: security@example.org\r\n".into(), N(ForeignOwnAddress)),
+            ("From: Security@Example.org\r\n".into(), N(ForeignOwnAddress)),
             ("From: lead@example.org\r\n".into(), N(TeamMember)),
             ("From: dev@example.org\r\n".into(), N(TeamMember)),
             ("From: developer@example.org\r\n".into(), A),
@@ -242,6 +266,32 @@ mod tests {
     }
 
     #[test]
+    fn our_own_mail_is_ours_only_with_our_message_id() {
+        let own = vec!["security@example.org".to_string()];
+        let who = Identity {
+            own: &own,
+            team: &[],
+            domain: "example.org",
+        };
+        let ours = parse(
+            b"From: security@example.org\r\nMessage-ID: <secdesk.sec-2026-0001.ack.ab@example.org>\r\n\r\nx",
+        )
+        .unwrap();
+        assert_eq!(
+            classify(&ours, who),
+            Classification::NoReply(NoReply::OwnAddress)
+        );
+        let forged =
+            parse(b"From: security@example.org\r\nMessage-ID: <secdesk.x@evil.example>\r\n\r\nx")
+                .unwrap();
+        assert_eq!(
+            classify(&forged, who),
+            Classification::NoReply(NoReply::ForeignOwnAddress)
+        );
+        assert!(NoReply::ForeignOwnAddress.opens_case());
+    }
+
+    #[test]
     fn sample_out_of_office_is_not_answered() {
         let raw = include_bytes!("../../tests/data/03-out-of-office.eml");
         let m = parse(raw).unwrap();
@@ -250,6 +300,7 @@ mod tests {
             Identity {
                 own: &[],
                 team: &[],
+                domain: "example.org",
             },
         );
         assert_eq!(c, Classification::NoReply(NoReply::AutoSubmitted));

@@ -8,6 +8,7 @@ pub mod classify;
 pub mod compose;
 pub mod headers;
 pub mod parse;
+pub mod relay;
 pub mod text;
 pub mod thread;
 

@@ -12,6 +12,7 @@ use mail_parser::{Addr, Address, HeaderValue, MessageParser, MimeHeaders};
 
 use super::address::{clean_address, clean_message_id};
 use super::headers::{self, HeaderProblem, RawHeaders};
+use super::relay::{relay_headers, RelayHeaders};
 use super::text::{clean_body, clean_line, display_file_name};
 use sha2::{Digest, Sha256};
 
@@ -93,6 +94,11 @@ pub struct Incoming {
     pub auto: AutoHeaders,
     /// `Authentication-Results` header values, raw but one-lined.
     pub authentication_results: Vec<String>,
+    /// What a relay (a group, a list) set: see [`super::relay`].
+    pub relay: RelayHeaders,
+    /// Set by [`super::relay::unwrap`] when the message came through our
+    /// own relay: what the case should record about it.
+    pub relayed: Option<String>,
 }
 
 /// SHA-256 of `bytes`, lower-case hex.
@@ -202,6 +208,8 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, ParseError> {
         attachments_dropped,
         auto: auto_headers(&msg),
         authentication_results: authentication_results(&block),
+        relay: relay_headers(&block),
+        relayed: None,
     })
 }
 
@@ -298,6 +306,8 @@ pub fn parse_headers(raw: &[u8]) -> Option<Incoming> {
         attachments_dropped: 0,
         auto: auto_headers(&msg),
         authentication_results: Vec::new(),
+        relay: RelayHeaders::default(),
+        relayed: None,
     })
 }
 
