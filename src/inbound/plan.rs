@@ -22,6 +22,7 @@ use crate::case::report::{missing_items, ReportItem};
 use crate::case::{sla, CaseId, State};
 use crate::config::{LimitsConfig, ProjectConfig};
 use crate::mail::classify::{Classification, NoReply};
+use crate::mail::forward::forwarded;
 use crate::mail::parse::Incoming;
 
 use super::ack::ack_mail;
@@ -300,7 +301,22 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
         }
     }
 
-    let from = m.from.as_ref();
+    // A report a team member forwards belongs to its original sender.
+    let fwd = matches!(class, Classification::NoReply(NoReply::TeamMember))
+        .then(|| forwarded(m))
+        .flatten();
+    let (from, subject, body) = match &fwd {
+        Some(f) => (
+            Some(&f.from),
+            if f.subject.is_empty() {
+                &m.subject
+            } else {
+                &f.subject
+            },
+            &f.body,
+        ),
+        None => (m.from.as_ref(), &m.subject, &m.body_text),
+    };
     let reporter_address = from.map(|f| f.address.clone()).unwrap_or_default();
     let on_time = sla::response_due_at(i.received_at, i.response_window);
     // No acknowledgement ever promises a deadline that has passed: a report
@@ -317,17 +333,22 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
         late,
         reporter_address,
         reporter_name: from.and_then(|f| f.name.clone()).unwrap_or_default(),
-        subject: m.subject.clone(),
+        subject: subject.clone(),
         received_at: i.received_at,
         response_due_at: if late {
             sla::response_due_at(i.now, i.response_window)
         } else {
             on_time
         },
-        missing: missing_items(&m.subject, &m.body_text),
+        missing: missing_items(subject, body),
     };
     let ack = match class {
         _ if i.history => AckDecision::NotApplicable,
+        _ if fwd.is_some() => AckDecision::Suppressed(
+            "forwarded by a team member: no automatic acknowledgement to either, the team \
+             member is already in conversation with the reporter"
+                .into(),
+        ),
         Classification::NoReply(r) => {
             AckDecision::Suppressed(format!("not answered: {}", r.as_str()))
         }
@@ -389,6 +410,15 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
         }),
         AckDecision::NotApplicable => None,
     });
+    if let (Some(f), Some(by)) = (&fwd, m.from.as_ref()) {
+        events.push(PlannedEvent {
+            kind: "forwarded_report",
+            detail: format!(
+                "brought in by {} ({} forward); the reporter is {}, from the forwarded message",
+                by.address, f.how, f.from.address
+            ),
+        });
+    }
     if let Some(note) = &m.relayed {
         events.push(PlannedEvent {
             kind: "relayed",

@@ -6,6 +6,7 @@ pub mod address;
 pub mod auth;
 pub mod classify;
 pub mod compose;
+pub mod forward;
 pub mod headers;
 pub mod parse;
 pub mod relay;

@@ -99,6 +99,9 @@ pub struct Incoming {
     /// Set by [`super::relay::unwrap`] when the message came through our
     /// own relay: what the case should record about it.
     pub relayed: Option<String>,
+    /// The first message attached whole (`message/rfc822`), parsed: a
+    /// forward as attachment ([`super::forward`]).
+    pub attached: Option<Box<Incoming>>,
 }
 
 /// SHA-256 of `bytes`, lower-case hex.
@@ -127,6 +130,13 @@ const IDENTITY_FIELDS: &[&str] = &["From", "Sender", "Date", "Subject", "Message
 
 /// Parses a whole message.
 pub fn parse(raw: &[u8]) -> Result<Incoming, ParseError> {
+    parse_at(raw, 0)
+}
+
+/// Parses a message at `depth` (0 for what arrived, 1 for a message
+/// attached to it): only the first level looks into an attached message,
+/// so nesting costs nothing however deep it goes.
+fn parse_at(raw: &[u8], depth: u8) -> Result<Incoming, ParseError> {
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ParseError::Empty);
     }
@@ -165,6 +175,15 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, ParseError> {
     };
     clean_body(&mut body_text);
 
+    // A forward as attachment (`message/rfc822`): the forwarded report.
+    let attached = if depth == 0 {
+        msg.attachments()
+            .find_map(|p| p.message())
+            .and_then(|inner| parse_at(inner.raw_message(), depth + 1).ok())
+            .map(Box::new)
+    } else {
+        None
+    };
     let mut attachments = Vec::new();
     let mut attachments_dropped = 0;
     for part in msg.attachments() {
@@ -210,6 +229,7 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, ParseError> {
         authentication_results: authentication_results(&block),
         relay: relay_headers(&block),
         relayed: None,
+        attached,
     })
 }
 
@@ -308,6 +328,7 @@ pub fn parse_headers(raw: &[u8]) -> Option<Incoming> {
         authentication_results: Vec::new(),
         relay: RelayHeaders::default(),
         relayed: None,
+        attached: None,
     })
 }
 

@@ -1,0 +1,104 @@
+//! security@ as a group or list, and reports a team member forwards
+//! (issue 12), through the pipeline on a temporary store: each becomes one
+//! case with the real reporter, acknowledged when the reporter wrote to us
+//! directly, never when a team member brought it in.
+
+mod support;
+
+use secdesk::inbound::Outcome;
+use support::pipeline::*;
+
+fn reporter_of(f: &Fixture, case: &str) -> String {
+    f.store.get_case(case).unwrap().unwrap().reporter
+}
+
+fn acks_to(f: &Fixture, address: &str) -> i64 {
+    f.count(&format!(
+        "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND recipients = '[\"{address}\"]'"
+    ))
+}
+
+#[test]
+fn a_google_group_that_rewrote_from_is_answered_to_the_real_reporter() {
+    let mut f = fixture();
+    let raw = "From: \"'Jane Researcher' via Security\" <security@example.org>\r\n\
+               Reply-To: Jane Researcher <jane@reporter.example>\r\n\
+               X-Original-From: Jane Researcher <jane@reporter.example>\r\n\
+               X-Original-Sender: jane@reporter.example\r\n\
+               To: Security <security@example.org>\r\nList-Id: <security.example.org>\r\n\
+               Precedence: list\r\nMailing-list: list security@example.org; contact security+owners@example.org\r\n\
+               List-Post: <https://groups.google.com/a/example.org/group/security/post>, <mailto:security@example.org>\r\n\
+               List-Unsubscribe: <mailto:security+unsubscribe@example.org>\r\n\
+               Subject: XSS in the log view\r\nMessage-ID: <g1@mail.gmail.com>\r\n\r\nVersion 9.1 ...\r\n";
+    let r = f.ingest(raw.as_bytes());
+    assert_eq!(r.outcome, Outcome::NewCase);
+    let case = r.case.unwrap();
+    assert_eq!(reporter_of(&f, &case), "jane@reporter.example");
+    assert_eq!(acks_to(&f, "jane@reporter.example"), 1);
+    assert!(f
+        .events(&case)
+        .iter()
+        .any(|(k, d)| k == "relayed" && d.contains("X-Original-From")));
+}
+
+#[test]
+fn the_same_group_keeping_the_senders_from_is_answered_too() {
+    let mut f = fixture();
+    let raw = "From: Jane Researcher <jane@reporter.example>\r\nTo: security@example.org\r\n\
+               List-Id: <security.example.org>\r\nPrecedence: list\r\n\
+               List-Post: <mailto:security@example.org>\r\nSubject: SSRF\r\n\
+               Message-ID: <g2@mail.gmail.com>\r\n\r\nThe proxy ...\r\n";
+    let case = f.ingest(raw.as_bytes()).case.unwrap();
+    assert_eq!(acks_to(&f, "jane@reporter.example"), 1);
+    assert!(f.events(&case).iter().any(|(k, _)| k == "relayed"));
+}
+
+#[test]
+fn other_lists_and_our_address_without_a_relay_setting() {
+    let mut f = fixture();
+    // A third party's list: filed, not answered, as before.
+    let list =
+        "From: dev@lists.other.example\r\nList-Id: <dev.other.example>\r\nPrecedence: list\r\n\
+                Subject: weekly digest\r\nMessage-ID: <l1@other.example>\r\n\r\ndigest\r\n";
+    f.ingest(list.as_bytes());
+    assert_eq!(f.count("SELECT COUNT(*) FROM outbox"), 0);
+    // From our own address, not our mail, no relay recognised: never lost.
+    let ours = "From: Security <security@example.org>\r\nSubject: a report?\r\n\
+                Message-ID: <o1@relay.example>\r\n\r\ntext\r\n";
+    let r = f.ingest(ours.as_bytes());
+    assert_eq!(r.outcome, Outcome::NewCase);
+    assert!(f
+        .events(&r.case.unwrap())
+        .iter()
+        .any(|(k, d)| k == "from_our_address" && d.contains("relay_list_ids")));
+    assert_eq!(f.count("SELECT COUNT(*) FROM outbox"), 0);
+}
+
+#[test]
+fn a_forwarded_report_belongs_to_its_original_sender() {
+    let mut f = fixture();
+    let inline = "From: Dev <dev@example.org>\r\nTo: security@example.org\r\nSubject: Fwd: XSS\r\n\
+                  Message-ID: <f1@example.org>\r\n\r\nThis reached me directly.\r\n\r\n\
+                  ---------- Forwarded message ---------\r\nFrom: Ana <ana@reporter.example>\r\n\
+                  Date: Mon, Nov 23, 2026 at 9:12 AM\r\nSubject: XSS in logs\r\nTo: <dev@example.org>\r\n\r\n\
+                  Version 9.1, steps to reproduce:\r\n1. open the logs\r\n2. see the alert\r\n";
+    let case = f.ingest(inline.as_bytes()).case.unwrap();
+    let c = f.store.get_case(&case).unwrap().unwrap();
+    assert_eq!(c.reporter, "ana@reporter.example");
+    assert_eq!(c.subject, "XSS in logs");
+    assert!(!c.missing_items.contains(&"steps_to_reproduce".to_string()));
+    assert!(f
+        .events(&case)
+        .iter()
+        .any(|(k, d)| k == "forwarded_report" && d.contains("dev@example.org")));
+    let attached = "From: Dev <dev@example.org>\r\nSubject: Fwd: SSRF\r\nMessage-ID: <f2@example.org>\r\n\
+                    MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+                    --b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+                    --b\r\nContent-Type: message/rfc822\r\n\r\n\
+                    From: Carol <carol@reporter.example>\r\nSubject: SSRF\r\nMessage-ID: <c1@reporter.example>\r\n\r\n\
+                    The proxy fetches any URL.\r\n--b--\r\n";
+    let case = f.ingest(attached.as_bytes()).case.unwrap();
+    assert_eq!(reporter_of(&f, &case), "carol@reporter.example");
+    // Nobody is acknowledged automatically.
+    assert_eq!(f.count("SELECT COUNT(*) FROM outbox"), 0);
+}
