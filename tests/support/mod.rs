@@ -160,8 +160,43 @@ data_dir = "data"
         self.child = Some(cmd.spawn().unwrap());
     }
 
+    /// Starts `secdesk run` and waits until it has opened the inbox once:
+    /// mail sent before the first start is history (filed, never answered),
+    /// so a test that sends right after starting must not race it.
     pub fn start(&mut self) {
         self.start_with(&[]);
+        self.wait_opened(Duration::from_secs(30));
+    }
+
+    /// Waits until the daemon has recorded the inbox's state (its first
+    /// start), or has exited — a test of a failing start sees the exit.
+    pub fn wait_opened(&mut self, within: Duration) {
+        let db = self.dir.path().join("cases.db");
+        let deadline = Instant::now() + within;
+        loop {
+            let opened = db.exists()
+                && rusqlite::Connection::open_with_flags(
+                    &db,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                )
+                .and_then(|c| {
+                    c.query_row("SELECT COUNT(*) FROM mailbox_state", [], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                })
+                .is_ok_and(|n| n > 0);
+            let exited = match self.child.as_mut() {
+                Some(c) => c.try_wait().ok().flatten().is_some(),
+                None => true,
+            };
+            if opened || exited {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("secdesk did not open the inbox within {within:?}\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// SIGTERM, and the exit status within 10 s.
