@@ -7,6 +7,8 @@ pub mod auth;
 pub mod classify;
 pub mod compose;
 pub mod headers;
+/// HTML bodies as text that keeps the mail's layout (html2text, bounded).
+pub mod html;
 pub mod parse;
 pub mod text;
 pub mod thread;
