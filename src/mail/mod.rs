@@ -8,6 +8,8 @@ pub mod classify;
 pub mod compose;
 pub mod forward;
 pub mod headers;
+/// HTML bodies as text that keeps the mail's layout (html2text, bounded).
+pub mod html;
 pub mod parse;
 pub mod relay;
 pub mod text;

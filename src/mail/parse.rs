@@ -168,7 +168,7 @@ fn parse_at(raw: &[u8], depth: u8) -> Result<Incoming, ParseError> {
         .unwrap_or_default();
 
     let mut body_text = match &body_skipped {
-        None => msg.body_text(0).map(|b| b.into_owned()).unwrap_or_default(),
+        None => super::html::body_text(&msg),
         Some(why) => {
             format!("[secdesk: the body was not parsed: {why}. The raw message is kept whole.]")
         }

@@ -1,0 +1,183 @@
+//! HTML reports through the ingest pipeline, on real mail (tests/data/real,
+//! provenance in SOURCES.md): the case log's text keeps the mail's lines,
+//! lists and links, and the missing-items check reads numbered steps in an
+//! HTML-only report as steps.
+
+mod support;
+
+use secdesk::case::report::{missing_items, ReportItem};
+use secdesk::inbound::Outcome;
+use secdesk::mail::html::html_to_text;
+use support::pipeline::*;
+
+fn real(name: &str) -> Vec<u8> {
+    sample(&format!("real/{name}"))
+}
+
+/// The body text the store kept for the message filed last.
+fn stored_body(f: &Fixture) -> String {
+    f.text("SELECT body_text FROM messages ORDER BY id DESC LIMIT 1")
+}
+
+/// The HTML alternative of a real message, as the converter lays it out.
+fn html_part_text(raw: &[u8]) -> String {
+    let msg = mail_parser::MessageParser::default().parse(raw).unwrap();
+    html_to_text(&msg.body_html(0).unwrap()).unwrap()
+}
+
+fn has_line(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l == line)
+}
+
+#[test]
+fn an_html_only_report_with_numbered_steps_is_not_asked_for_steps() {
+    let raw = real("outlook-html-only-report-derived.eml");
+    let mut f = fixture();
+    let r = f.ingest(&raw);
+    assert_eq!(r.outcome, Outcome::NewCase);
+    let body = stored_body(&f);
+    for line in [
+        "Hello security team,",
+        "How to trigger it:",
+        "1. Save the attached evil-env.json",
+        "2. File > Open environment, and pick it",
+        "3. Hover the environment name in the sidebar",
+        "Escaping the name before it is rendered would fix it.",
+    ] {
+        assert!(has_line(&body, line), "{line:?} in:\n{body}");
+    }
+    assert!(
+        body.contains("my write-up (https://reporter.example/xss-writeup)"),
+        "{body}"
+    );
+    let case = f
+        .store
+        .get_case(r.case.as_deref().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(case.missing_items, Vec::<String>::new());
+    let ack = &f.outbox_bodies()[0].2;
+    assert!(!ack.contains("Step-by-step"), "{ack}");
+
+    // What mail-parser's own conversion made of it: the steps run together
+    // and the check asked the reporter for them.
+    let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let flat = msg.body_text(0).unwrap();
+    assert!(flat.contains("evil-env.jsonFile > Open"), "{flat}");
+    let subject = msg.subject().unwrap();
+    assert!(missing_items(subject, &flat).contains(&ReportItem::StepsToReproduce));
+}
+
+#[test]
+fn outlook_msonormal_paragraphs_and_line_breaks_are_kept() {
+    let raw = real("outlook-msonormal-reply.eml");
+    let t = html_part_text(&raw);
+    for line in [
+        "Allo! Follow up MIME!",
+        "From: xxx@xxx.mailgun.org [mailto:xxx@xxx.mailgun.org]",
+        "Sent: March-09-12 4:22 PM",
+        "To: Dan Le",
+        "Subject: The manager has commented on your Loop",
+        "Hi dan.le@example.com,",
+        "Loop details:",
+    ] {
+        assert!(has_line(&t, line), "{line:?} in:\n{t}");
+    }
+    // Paragraphs stay apart; Outlook's `<p>&nbsp;</p>` is one empty line.
+    assert!(t.starts_with("Allo! Follow up MIME!\n\nFrom: "), "{t}");
+    assert!(!t.contains("\n\n\n"), "{t}");
+    assert!(t.contains(
+        "Your Loop is here (http://dev.xxx.com/loop/view/4f50f20e160839c95a000bb3?_uid=4f3541a7ac63e655040008e3)."
+    ));
+    // Filed, the message keeps its own text/plain alternative.
+    let mut f = fixture();
+    f.ingest(&raw);
+    assert!(stored_body(&f).starts_with("Hello\n\nFrom: xxx@xxx.mailgun.org"));
+}
+
+#[test]
+fn outlook_web_div_lines_and_reply_header_block_are_kept() {
+    let raw = real("mailman-outlook-web-reply.eml");
+    let t = html_part_text(&raw);
+    for line in [
+        "hi, Frediano,",
+        // A link whose text is its URL is shown once.
+        "The vdagent is:  https://www.spice-space.org/download/windows/spice-guest-tools/spice-guest-tools-latest.exe",
+        "From: Frediano Ziglio <fziglio@redhat.com>",
+        "Sent: Thursday, January 16, 2020 11:53 AM",
+        "To: Yuri Benditovich <yuri.benditovich@daynix.com>",
+        "Franklin, what version of the agent are you using?",
+    ] {
+        assert!(has_line(&t, line), "{line:?} in:\n{t}");
+    }
+    assert!(t.starts_with("hi, Frediano,\n\nThe vdagent is:"), "{t}");
+    // Filed through Mailman: the list's footer part does not replace the text.
+    let mut f = fixture();
+    f.ingest(&raw);
+    let body = stored_body(&f);
+    assert!(body.starts_with("hi, Frediano,"), "{body}");
+}
+
+#[test]
+fn gmail_quotes_and_div_lines_are_kept() {
+    let raw = real("google-groups-dmarc-via.eml");
+    let t = html_part_text(&raw);
+    assert!(
+        t.starts_with("Agreed.\nThat makes it much cleaner now.\nThanks\n"),
+        "{t}"
+    );
+    for line in [
+        "On Wed, Feb 19, 2020 at 5:20 AM Marcel Holtmann <marcel@holtmann.org> wrote:",
+        "> Hi Howard,",
+        "> Am I missing anything?",
+        "> Marcel",
+    ] {
+        assert!(has_line(&t, line), "{line:?} in:\n{t}");
+    }
+    // The list footer's link text is its URL without Google's tracking
+    // query, so both are shown: what the reader saw, and where it goes.
+    assert!(
+        t.contains("%40mail.gmail.com (https://groups.google.com/d/msgid/"),
+        "{t}"
+    );
+    assert!(t.contains("?utm_medium=email&utm_source=footer)."), "{t}");
+    // In-line mailto links whose text is the address are shown once.
+    assert!(has_line(&t, "To unsubscribe from this group and stop receiving emails from it, send an email to clang-built-linux+unsubscribe@googlegroups.com."), "{t}");
+}
+
+#[test]
+fn every_real_fixture_is_filed_with_readable_text() {
+    let cases = [
+        (
+            "outlook-msonormal-reply.eml",
+            "Subject: The manager has commented on your Loop",
+        ),
+        (
+            "mailman-outlook-web-reply.eml",
+            "Franklin, what version of the agent are you using?",
+        ),
+        (
+            "google-groups-dmarc-via.eml",
+            "That makes it much cleaner now.",
+        ),
+        (
+            "google-groups-from-kept.eml",
+            "I don't know why you think it is a variant. It sounds to me it is a natural",
+        ),
+        // Its first line is 255 spaces, so no header block is found and the
+        // whole message is body text; filed all the same.
+        ("thunderbird-forward-as-attachment.eml", "Subject: Thanks!"),
+        (
+            "outlook-html-only-report-derived.eml",
+            "1. Save the attached evil-env.json",
+        ),
+    ];
+    let mut f = fixture();
+    for (name, line) in cases {
+        let r = f.ingest(&real(name));
+        assert_ne!(r.outcome, Outcome::Rejected, "{name}");
+        let body = stored_body(&f);
+        assert!(has_line(&body, line), "{name}: {line:?} in:\n{body}");
+    }
+    assert_eq!(f.count("SELECT COUNT(*) FROM messages"), cases.len() as i64);
+}
