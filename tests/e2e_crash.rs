@@ -85,6 +85,7 @@ fn message_ids(s: &Stack, who: &str) -> Vec<String> {
 fn killed_mid_batch_files_every_report_once() {
     let s = stack();
     let mut desk = Desk::new(s, "midbatch", "batch_size = 4", "");
+    desk.first_start();
     let reporters = send_reports(s, &desk, "mb", 10);
     wait_delivered(s, &desk, 10);
     // Dies right after the second batch's transaction commits (4 + 4 of 10
@@ -122,6 +123,7 @@ fn killed_mid_batch_files_every_report_once() {
 fn killed_between_smtp_acceptance_and_marking_resends_the_same_message() {
     let s = stack();
     let mut desk = Desk::new(s, "accept", "", "");
+    desk.first_start();
     let reporters = send_reports(s, &desk, "acc", 3);
     wait_delivered(s, &desk, 3);
     desk.start_with(&[("SECDESK_CRASH_AT", "after_smtp_accept:2")]);
@@ -154,6 +156,7 @@ fn killed_between_smtp_acceptance_and_marking_resends_the_same_message() {
 fn repeated_sigkills_while_reports_arrive() {
     let s = stack();
     let mut desk = Desk::new(s, "sigkill", "batch_size = 3", "");
+    desk.first_start();
     let n = 16;
     let inbox = desk.inbox.clone();
     let sender = std::thread::spawn({

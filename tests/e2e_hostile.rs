@@ -41,6 +41,7 @@ fn header_bomb(inbox: &str, n: usize, size: usize) -> Vec<u8> {
 fn huge_header_blocks_are_recorded_in_bounded_memory() {
     let s = stack();
     let mut desk = Desk::new(s, "bombs", "", "");
+    desk.first_start();
     let text = std::fs::read_to_string(&desk.config).unwrap();
     std::fs::write(
         &desk.config,

@@ -15,6 +15,7 @@ fn smtp_down_then_imap_restarted() {
 
     // --- SMTP stopped for a while: acks queue, then go out when it returns.
     let mut desk = Desk::new(s, "outage", "", "");
+    desk.first_start();
     let reporters: Vec<String> = (0..3)
         .map(|i| format!("out-{i}@reporter.example"))
         .collect();
@@ -75,6 +76,7 @@ fn smtp_down_then_imap_restarted() {
     // --- A permanent SMTP failure (5xx) is recorded on the case, shown to
     // the lead, and not retried. Postfix refuses this one recipient.
     let mut desk = Desk::new(s, "perm", "", "");
+    desk.first_start();
     let refused = "rejected@reporter.example";
     let (_, raw) = report(refused, &desk.inbox, "report", "details");
     send(s, refused, &[&desk.inbox], &raw);

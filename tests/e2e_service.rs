@@ -51,6 +51,7 @@ fn notify_watchdog_reload_and_stop() {
         .unwrap();
     let sp = sock_path.display().to_string();
     d.start_with(&[("NOTIFY_SOCKET", sp.as_str()), ("WATCHDOG_USEC", "1000000")]);
+    d.wait_opened(Duration::from_secs(30));
     let mut seen = Vec::new();
     wait_notify(&sock, &mut seen, "READY=1", WAIT);
     assert!(
@@ -231,6 +232,7 @@ fn secrets_and_reports_stay_out_of_the_log() {
     let s = stack();
     let mut d = Desk::new(s, "quiet", "", "");
     d.start_with(&[("RUST_LOG", "trace")]);
+    d.wait_opened(Duration::from_secs(30));
     let r = "r-quiet@reporter.example";
     let marker = "exploit-body-marker-5f1c";
     let (_, raw) = report(r, &d.inbox, "quiet report", marker);

@@ -168,6 +168,14 @@ data_dir = "data"
         self.wait_opened(Duration::from_secs(30));
     }
 
+    /// A first start and a clean stop on the empty inbox: secdesk has been
+    /// running here before, so mail a test puts in the inbox while it is
+    /// down is new mail, not history.
+    pub fn first_start(&mut self) {
+        self.start();
+        assert!(self.stop().success(), "{}", self.log_text());
+    }
+
     /// Waits until the daemon has recorded the inbox's state (its first
     /// start), or has exited — a test of a failing start sees the exit.
     pub fn wait_opened(&mut self, within: Duration) {
