@@ -164,9 +164,8 @@ fn every_real_fixture_is_filed_with_readable_text() {
             "google-groups-from-kept.eml",
             "I don't know why you think it is a variant. It sounds to me it is a natural",
         ),
-        // Its first line is 255 spaces, so no header block is found and the
-        // whole message is body text; filed all the same.
-        ("thunderbird-forward-as-attachment.eml", "Subject: Thanks!"),
+        // Its first line is 255 spaces; the headers after it are read.
+        ("thunderbird-forward-as-attachment.eml", "Hello"),
         (
             "outlook-html-only-report-derived.eml",
             "1. Save the attached evil-env.json",

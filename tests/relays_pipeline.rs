@@ -102,3 +102,96 @@ fn a_forwarded_report_belongs_to_its_original_sender() {
     // Nobody is acknowledged automatically.
     assert_eq!(f.count("SELECT COUNT(*) FROM outbox"), 0);
 }
+
+// --- Real mail (tests/data/real/SOURCES.md): what the relays and clients
+// actually write, not what these tests imagine they write.
+
+fn real(name: &str) -> Vec<u8> {
+    sample(&format!("real/{name}"))
+}
+
+/// A desk whose security address is the real message's group or list.
+fn fixture_at(address: &str) -> Fixture {
+    fixture_for(address, "dev@example.org", "")
+}
+
+/// A desk on which `member` is on the team.
+fn fixture_with_team(member: &str) -> Fixture {
+    fixture_for("security@example.org", member, "")
+}
+
+#[test]
+fn a_real_google_group_dmarc_rewrite_is_answered_to_the_real_sender() {
+    let mut f = fixture_at("clang-built-linux@googlegroups.com");
+    let r = f.ingest(&real("google-groups-dmarc-via.eml"));
+    assert_eq!(r.outcome, Outcome::NewCase);
+    let case = r.case.unwrap();
+    assert_eq!(reporter_of(&f, &case), "howardchung@google.com");
+    assert_eq!(acks_to(&f, "howardchung@google.com"), 1);
+    // Never the group: an ack there would go to every member.
+    assert_eq!(acks_to(&f, "clang-built-linux@googlegroups.com"), 0);
+    assert_eq!(f.count("SELECT COUNT(*) FROM outbox"), 1);
+}
+
+#[test]
+fn a_real_google_group_keeping_from_and_a_real_mailman_list() {
+    let mut f = fixture_at("kasan-dev@googlegroups.com");
+    let case = f.ingest(&real("google-groups-from-kept.eml")).case.unwrap();
+    assert_eq!(reporter_of(&f, &case), "cai@lca.pw");
+    assert_eq!(acks_to(&f, "cai@lca.pw"), 1);
+    assert!(f.events(&case).iter().any(|(k, _)| k == "relayed"));
+
+    let mut f = fixture_at("spice-devel@lists.freedesktop.org");
+    let case = f
+        .ingest(&real("mailman-outlook-web-reply.eml"))
+        .case
+        .unwrap();
+    assert_eq!(reporter_of(&f, &case), "codeit@live.com");
+    assert_eq!(acks_to(&f, "codeit@live.com"), 1);
+    assert_eq!(f.count("SELECT COUNT(*) FROM outbox"), 1);
+}
+
+#[test]
+fn someone_elses_real_group_is_filed_and_answered_by_nobody() {
+    // The same real messages reaching a security@ that is not their list:
+    // list traffic, filed, no acknowledgement to the group or its members.
+    let mut f = fixture();
+    for name in [
+        "google-groups-dmarc-via.eml",
+        "google-groups-from-kept.eml",
+        "mailman-outlook-web-reply.eml",
+    ] {
+        let r = f.ingest(&real(name));
+        assert_ne!(r.outcome, Outcome::Rejected, "{name}");
+    }
+    assert_eq!(f.count("SELECT COUNT(*) FROM messages"), 3);
+    assert_eq!(f.count("SELECT COUNT(*) FROM outbox"), 0);
+}
+
+#[test]
+fn a_real_thunderbird_forward_as_attachment_is_the_original_senders_case() {
+    // Bob forwarded Kirk's mail as an attachment; Bob is on the team.
+    let mut f = fixture_with_team("bob@example.net");
+    let r = f.ingest(&real("thunderbird-forward-as-attachment.eml"));
+    assert_eq!(r.outcome, Outcome::NewCase);
+    let case = r.case.unwrap();
+    let c = f.store.get_case(&case).unwrap().unwrap();
+    assert_eq!(c.reporter, "dan@example.com");
+    assert_eq!(c.subject, "Thanks!");
+    assert!(f
+        .events(&case)
+        .iter()
+        .any(|(k, d)| k == "forwarded_report" && d.contains("attached")));
+    assert_eq!(f.count("SELECT COUNT(*) FROM outbox"), 0);
+}
+
+#[test]
+fn a_real_outlook_reply_block_from_a_team_member() {
+    // Outlook 2010's "From: … [mailto:…] / Sent:" block, sent on by a team
+    // member: filed as the quoted sender's case, nobody acknowledged.
+    let mut f = fixture_with_team("me@example.com");
+    let r = f.ingest(&real("outlook-msonormal-reply.eml"));
+    let case = r.case.unwrap();
+    assert_eq!(reporter_of(&f, &case), "xxx@xxx.mailgun.org");
+    assert_eq!(f.count("SELECT COUNT(*) FROM outbox"), 0);
+}

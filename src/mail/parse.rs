@@ -133,6 +133,22 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, ParseError> {
     parse_at(raw, 0)
 }
 
+/// `raw` without the whitespace-only lines before its first header: some
+/// clients and archive tools write one (Thunderbird saved a forwarded
+/// message after a line of 255 spaces), and a message that starts with one
+/// would otherwise have no headers at all. The stored bytes keep it.
+fn skip_blank_lines(raw: &[u8]) -> &[u8] {
+    let mut rest = raw;
+    while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        let (line, after) = rest.split_at(nl + 1);
+        if !line.iter().all(|b| b.is_ascii_whitespace()) {
+            break;
+        }
+        rest = after;
+    }
+    rest
+}
+
 /// Parses a message at `depth` (0 for what arrived, 1 for a message
 /// attached to it): only the first level looks into an attached message,
 /// so nesting costs nothing however deep it goes.
@@ -140,6 +156,7 @@ fn parse_at(raw: &[u8], depth: u8) -> Result<Incoming, ParseError> {
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ParseError::Empty);
     }
+    let raw = skip_blank_lines(raw);
     let block = headers::scan(raw).map_err(|p| match p {
         HeaderProblem::NoFields => ParseError::NoHeaders,
         HeaderProblem::TooLarge => ParseError::HeaderTooLarge,
@@ -387,6 +404,15 @@ fn id_list(v: &HeaderValue<'_>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whitespace_lines_before_the_headers_are_skipped() {
+        let m = parse(b"      \r\n\t\nFrom: a@b.example\r\nSubject: hi\r\n\r\nbody\r\n").unwrap();
+        assert_eq!(m.from.map(|f| f.address).as_deref(), Some("a@b.example"));
+        assert_eq!(m.subject, "hi");
+        // Nothing but blank lines is still empty.
+        assert!(matches!(parse(b" \r\n\r\n"), Err(ParseError::Empty)));
+    }
 
     #[test]
     fn sample_report_parses() {

@@ -73,11 +73,19 @@ pub fn via_our_relay(m: &Incoming, security_address: &str, relay_list_ids: &[Str
                     .eq_ignore_ascii_case(id)
             })
     });
-    let posts_to_us = r
-        .list_post
-        .as_deref()
-        .is_some_and(|p| p.contains(&format!("mailto:{security_address}")));
+    let posts_to_us = post_addresses(r).any(|a| a == security_address);
     listed || posts_to_us
+}
+
+/// The `mailto:` addresses of `List-Post` (`<https://…>, <mailto:a@b>`),
+/// without any `?query`.
+fn post_addresses(r: &RelayHeaders) -> impl Iterator<Item = &str> {
+    r.list_post
+        .as_deref()
+        .unwrap_or("")
+        .split(['<', '>', ','])
+        .filter_map(|part| part.trim().strip_prefix("mailto:"))
+        .map(|a| a.split('?').next().unwrap_or(a))
 }
 
 /// Undoes what our relay did to `m`, for classification and the reporter:
@@ -101,8 +109,10 @@ pub fn unwrap(
     {
         m.auto.precedence = None;
     }
+    // Rewritten: From is the group itself (the security address, or the
+    // group's own posting address when an alias forwards to it).
     let rewritten = m.from.as_ref().is_some_and(|f| {
-        f.address == security_address || f.name.as_deref().is_some_and(|n| n.contains(" via "))
+        f.address == security_address || post_addresses(&m.relay).any(|a| a == f.address)
     });
     if !rewritten {
         return Some(
@@ -200,6 +210,38 @@ mod tests {
         );
         assert_eq!(m.from.unwrap().address, US);
         assert!(note.unwrap().contains("unknown"));
+    }
+
+    #[test]
+    fn only_the_group_itself_as_from_is_a_rewrite() {
+        // An alias forwarding to a group elsewhere: From is the group's own
+        // posting address.
+        let (m, _) = unwrapped(
+            "From: \"'Jane' via Security\" <sec-team@googlegroups.com>\r\n\
+             X-Original-From: Jane <jane@reporter.example>\r\n\
+             List-Post: <https://groups.google.com/group/sec-team/post>, \
+             <mailto:sec-team@googlegroups.com>, <mailto:security@example.org>\r\n\
+             Subject: x\r\n\r\nbody\r\n",
+        );
+        assert_eq!(m.from.unwrap().address, "jane@reporter.example");
+        // A person whose name says "via" keeps their From.
+        let (m, _) = unwrapped(
+            "From: \"Ann via Phone\" <ann@reporter.example>\r\n\
+             Reply-To: other@victim.example\r\nList-Post: <mailto:security@example.org>\r\n\
+             Subject: x\r\n\r\nbody\r\n",
+        );
+        assert_eq!(m.from.unwrap().address, "ann@reporter.example");
+    }
+
+    #[test]
+    fn a_lookalike_posting_address_is_not_ours() {
+        let (m, note) = unwrapped(
+            "From: dev@lists.other.example\r\n\
+             List-Post: <mailto:security@example.org.other.example>\r\n\
+             List-Id: <dev.other.example>\r\nSubject: x\r\n\r\nbody\r\n",
+        );
+        assert_eq!(note, None);
+        assert!(m.auto.list_id);
     }
 
     #[test]

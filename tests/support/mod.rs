@@ -201,7 +201,10 @@ data_dir = "data"
                 return;
             }
             if Instant::now() > deadline {
-                panic!("secdesk did not open the inbox within {within:?}\n{}", self.log_text());
+                panic!(
+                    "secdesk did not open the inbox within {within:?}\n{}",
+                    self.log_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -25,12 +25,18 @@ pub struct Fixture {
 /// A store with the lead `lead@example.org` and member `dev@example.org`;
 /// `extra` is appended to the configuration (whole sections).
 pub fn fixture_with(extra: &str) -> Fixture {
+    fixture_for("security@example.org", "dev@example.org", extra)
+}
+
+/// A store for the security address `address` (a group or list, say), with
+/// the lead `lead@example.org` and the team member `member`.
+pub fn fixture_for(address: &str, member: &str, extra: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         r#"
 [project]
 name = "Example"
-security_address = "security@example.org"
+security_address = "{address}"
 policy_url = "https://example.org/security"
 [store]
 path = "cases.db"
@@ -38,7 +44,7 @@ data_dir = "data"
 max_message_size = "64KB"
 [team]
 lead = ["lead@example.org"]
-members = ["dev@example.org"]
+members = ["{member}"]
 {extra}
 "#
     );
