@@ -146,6 +146,128 @@ fn gmail_quotes_and_div_lines_are_kept() {
 }
 
 #[test]
+fn apple_mail_html_only_br_lines_are_kept() {
+    let raw = real("apple-mail-html-only-reply.eml");
+    let mut f = fixture();
+    let r = f.ingest(&raw);
+    assert_eq!(r.outcome, Outcome::NewCase);
+    let body = stored_body(&f);
+    // Apple Mail's leading `<br>`s are not kept as blank lines.
+    assert!(
+        body.starts_with("> On Jun 22, 2021, at 7:55 AM, Joel Stanley <joel@jms.id.au> wrote:\n"),
+        "{body}"
+    );
+    for line in [
+        "> On Fri, 18 Jun 2021 at 15:14, Adriana Kobylak <anoo@linux.ibm.com> wrote:",
+        // Each `<br>` in the quoted patch ends a line of its own.
+        "> > Per the ast2600_openbmc_spl_emmc_defconfig, the environment is located",
+        "> > at byte offset 0x5000 in the user data partition, and is sized at",
+        "> > 0x10000. The redundant environment follows it immediately and is the",
+        "> > same size.",
+        "> > Signed-off-by: Eddie James <eajames@linux.ibm.com>",
+        "> > diff --git a/include/configs/aspeed-common.h b/include/configs/aspeed-common.h",
+        "> > @@ -83,6 +83,7 @@",
+        "> > #ifdef CONFIG_ENV_IS_IN_MMC",
+        "> Would it make more sense to write it like this:",
+        "> #define CONFIG_ENV_OFFSET_REDUND (CONFIG_ENV_OFFSET + CONFIG_ENV_SIZE)",
+        // The reply itself, a `<div>` between two quotes.
+        "Yeah good point. Just sent a v2 with that change.",
+        "> > #endif /* __ASPEED_COMMON_CONFIG_H */",
+        "> > 2.25.1",
+    ] {
+        assert!(has_line(&body, line), "{line:?} in:\n{body}");
+    }
+    // `&nbsp;` runs that align the patch's values stay on their line.
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("> > #define CONFIG_SYS_MMC_ENV_DEV ") && l.ends_with(" 0")),
+        "{body}"
+    );
+    assert!(
+        body.contains("0x15000\n>\n> Would it make more sense"),
+        "{body}"
+    );
+    assert!(
+        body.contains("CONFIG_ENV_SIZE)\n\nYeah good point. Just sent a v2 with that change.\n\n>"),
+        "{body}"
+    );
+
+    // What mail-parser's own conversion made of it: one run of text.
+    let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let flat = msg.body_text(0).unwrap();
+    assert!(
+        flat.contains("the environment is locatedat byte offset"),
+        "{flat}"
+    );
+    assert!(
+        flat.contains("(CONFIG_ENV_OFFSET + CONFIG_ENV_SIZE)Yeah good point."),
+        "{flat}"
+    );
+}
+
+#[test]
+fn gmail_ordered_list_items_are_numbered_lines() {
+    let raw = real("gmail-ordered-list.eml");
+    let t = html_part_text(&raw);
+    // Gmail's `<div dir="ltr">…<ol><li>…</li></ol>`: one numbered line per
+    // item, the source's stray line breaks inside an item folded into it.
+    for (start, end) in [
+        (
+            "1.  As of this branch UHD 3.15 LTS, it was mentioned",
+            "target type  X310_RFNOC_HLS_HG . Is it removed or what up with that ?",
+        ),
+        (
+            "2.  Second is with respect to gr-ettus",
+            "Here is the link for the issue: https://github.com/EttusResearch/gr-ettus/issues/45",
+        ),
+        (
+            "3. Third, as this will be my first time working with RFNoC and FPGA",
+            "I am looking to connect with is anyone working/worked with PFB",
+        ),
+        (
+            "4. Last one, how is the structure gonna change in future",
+            "But in any case, I need gnuradio integration",
+        ),
+    ] {
+        assert!(
+            t.lines().any(|l| l.starts_with(start) && l.ends_with(end)),
+            "{start:?} … {end:?} in:\n{t}"
+        );
+    }
+    assert!(
+        t.contains("that I want help with\n\n1.  As of this branch"),
+        "{t}"
+    );
+    assert!(
+        t.contains("I need gnuradio integration\n\nI know it is a lot of questions"),
+        "{t}"
+    );
+    for line in [
+        "Hello Guys,",
+        "My system setup,",
+        "Thanks and Regards.",
+        "Yaaseen",
+    ] {
+        assert!(has_line(&t, line), "{line:?} in:\n{t}");
+    }
+    // Filed through Mailman, the message keeps Gmail's own text/plain
+    // alternative, whose list is numbered too.
+    let mut f = fixture();
+    let r = f.ingest(&raw);
+    assert_eq!(r.outcome, Outcome::NewCase);
+    let body = stored_body(&f);
+    assert!(body.starts_with("Hello Guys,\n"), "{body}");
+    for line in [
+        "   1.  As of this branch UHD 3.15 LTS, it was mentioned I should use",
+        "   2.  Second is with respect to gr-ettus (I came to know that there are",
+        "   3. Third, as this will be my first time working with RFNoC and FPGA",
+        "   4. Last one, how is the structure gonna change in future with UHD 4.0 &",
+    ] {
+        assert!(has_line(&body, line), "{line:?} in:\n{body}");
+    }
+}
+
+#[test]
 fn every_real_fixture_is_filed_with_readable_text() {
     let cases = [
         (
@@ -169,6 +291,14 @@ fn every_real_fixture_is_filed_with_readable_text() {
         (
             "outlook-html-only-report-derived.eml",
             "1. Save the attached evil-env.json",
+        ),
+        (
+            "apple-mail-html-only-reply.eml",
+            "Yeah good point. Just sent a v2 with that change.",
+        ),
+        (
+            "gmail-ordered-list.eml",
+            "   3. Third, as this will be my first time working with RFNoC and FPGA",
         ),
     ];
     let mut f = fixture();
