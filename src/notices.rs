@@ -40,6 +40,8 @@ pub struct NoticeContext {
     pub version: String,
     pub advisory_url: String,
     pub credit: String,
+    /// A duplicate of the reporter's own earlier report.
+    pub own_report: bool,
 }
 
 /// The context for `notice` about case `c` (as it is after the step).
@@ -73,6 +75,7 @@ pub fn notice_context(c: &CaseRow, project: &ProjectConfig) -> NoticeContext {
             .map(|a| advisory_url(a, project))
             .unwrap_or_else(none),
         credit: credit_sentence(c),
+        own_report: false,
     }
 }
 
@@ -83,7 +86,9 @@ pub fn notice_template(n: Notice) -> String {
 
 /// The notice `notice` about case `c` to its reporter, threaded to the
 /// case's messages (`thread_ids`, and the reporter's newest), with a fresh
-/// random Message-ID token and a dedup key that makes it once per step.
+/// random Message-ID token (also its dedup key: a reopened case may be
+/// rejected twice, and the state machine already makes each step once).
+/// `original_reporter` is the reporter of the case a duplicate points to.
 #[allow(clippy::too_many_arguments)]
 pub fn notice_mail(
     templates: &Templates,
@@ -91,11 +96,13 @@ pub fn notice_mail(
     case_id: &CaseId,
     c: &CaseRow,
     notice: Notice,
+    original_reporter: Option<&str>,
     thread_ids: Vec<String>,
     last_from_reporter: Option<String>,
     token: &str,
 ) -> Result<OutgoingMail> {
-    let ctx = notice_context(c, project);
+    let mut ctx = notice_context(c, project);
+    ctx.own_report = !c.reporter.is_empty() && original_reporter == Some(c.reporter.as_str());
     let body = templates.render_prose(&notice_template(notice), &ctx)?;
     Ok(to_reporter(
         OutKind::Notice,
@@ -107,6 +114,6 @@ pub fn notice_mail(
         last_from_reporter,
         token,
         project.domain(),
-        Some(format!("notice:{}:{}", c.id, notice.name())),
+        Some(format!("notice:{}:{}:{token}", c.id, notice.name())),
     ))
 }

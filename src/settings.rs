@@ -60,7 +60,9 @@ pub fn render_samples(t: &Templates, cfg: &Config) -> Result<()> {
         Notice::Released,
         Notice::Disclosed,
     ] {
-        let ctx = crate::notices::notice_context(&case, &cfg.project);
+        let mut ctx = crate::notices::notice_context(&case, &cfg.project);
+        t.render_prose(&crate::notices::notice_template(n), &ctx)?;
+        ctx.own_report = true;
         t.render_prose(&crate::notices::notice_template(n), &ctx)?;
     }
     let now = chrono::Utc::now();
@@ -69,17 +71,33 @@ pub fn render_samples(t: &Templates, cfg: &Config) -> Result<()> {
         state: case.state.clone(),
         reporter: case.reporter.clone(),
         subject: case.subject.clone(),
-        response_due_at: now,
+        due_at: now,
         assignee: None,
+        wait: crate::store::reminders::Wait::First,
         done: Vec::new(),
     };
     let mut cfg = cfg.clone();
     if cfg.team.lead.is_empty() {
         cfg.team.lead = vec!["lead@example.org".into()];
     }
-    for hours in [2i64, -1] {
+    let waits = [
+        crate::store::reminders::Wait::First,
+        crate::store::reminders::Wait::Turn {
+            n: 1,
+            reopened: true,
+        },
+        crate::store::reminders::Wait::Embargo {
+            until: now.date_naive(),
+            released: false,
+        },
+    ];
+    for (hours, wait) in [2i64, -1]
+        .iter()
+        .flat_map(|h| waits.iter().map(move |w| (*h, w)))
+    {
         let mut d = due.clone();
-        d.response_due_at = now + chrono::Duration::hours(hours);
+        d.due_at = now + chrono::Duration::hours(hours);
+        d.wait = wait.clone();
         let fired = crate::reminders::plan::firings(&[d], now, &cfg);
         for n in crate::reminders::plan::digests(&fired, now, &cfg) {
             crate::reminders::plan::compose(&n, &cfg, t, "check")?;

@@ -16,7 +16,7 @@ use crate::mail::compose::{to_reporter, OutKind};
 use crate::mail::text::clean_line;
 use crate::notices::notice_mail;
 use crate::store::cases::{get_case, thread_ids, CaseRow};
-use crate::store::messages::record_first_response;
+use crate::store::messages::record_response;
 use crate::store::{outbox, record_event, ts, Store};
 use crate::templates::Templates;
 
@@ -67,6 +67,7 @@ pub fn apply(
         severity: case.severity.clone(),
         fixed_version: case.fixed_version.clone(),
         affected_versions: case.affected_versions.clone(),
+        reopened_from: case.reopened_from.as_deref().and_then(|s| s.parse().ok()),
     };
     let change = decide(&snapshot, action, &ts(now))?;
     let notice = store.write(|tx| commit(tx, cfg, templates, &id, &change, actor, now))?;
@@ -109,6 +110,11 @@ fn commit(
     }
     record_event(tx, Some(&case), now, change.event, actor, &change.detail)?;
     let Some(notice) = change.notice else {
+        // Closed without a word to anyone: the team's open turn, if any,
+        // ends unanswered (and counts as breached once past its deadline).
+        if change.state.is_some_and(|s| s.is_closed()) {
+            crate::store::turns::end_turn(tx, &case, now)?;
+        }
         return Ok(None);
     };
     let after = get_case(tx, &case)?.with_context(|| format!("case {case} vanished"))?;
@@ -124,17 +130,27 @@ fn commit(
         return Ok(None);
     }
     let (ids, last) = thread_ids(tx, &case, &after.reporter)?;
+    // A duplicate of the reporter's own earlier report is said so, not
+    // "someone reported this before you".
+    let original_reporter = match (notice, &after.duplicate_of) {
+        (Notice::Duplicate, Some(of)) => get_case(tx, of)?.map(|o| o.reporter),
+        _ => None,
+    };
     let mail = notice_mail(
         templates,
         &cfg.project,
         id,
         &after,
         notice,
+        original_reporter.as_deref(),
         ids,
         last,
         &token(),
     )?;
     outbox::enqueue(tx, &mail, now)?;
+    // A notice is a person's answer to the reporter: it stops the clock
+    // and closes the team's turn (when it was late, the figures say so).
+    record_response(tx, &case, now, true)?;
     record_event(
         tx,
         Some(&case),
@@ -176,7 +192,7 @@ pub fn reply(
     let message_id = mail.message_id.clone();
     store.write(|tx| {
         outbox::enqueue(tx, &mail, now)?;
-        record_first_response(tx, &case.id, now, true)?;
+        record_response(tx, &case.id, now, true)?;
         record_event(
             tx,
             Some(&case.id),
@@ -203,7 +219,7 @@ pub fn responded(
         return Err(Refused("--note: say how the reporter was answered".into()).into());
     }
     store.write(|tx| {
-        record_first_response(tx, &case.id, now, true)?;
+        record_response(tx, &case.id, now, true)?;
         record_event(
             tx,
             Some(&case.id),

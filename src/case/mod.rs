@@ -3,7 +3,9 @@
 //! Pure data and rules. A case moves through the policy's phases —
 //! `new → acknowledged → triage → {invalid | duplicate | accepted} → fixing →
 //! released → disclosed` — and every step is checked here before the store
-//! records it.
+//! records it. Mail from the reporter on a closed case makes it `reopened`;
+//! the lead may close a case silently (`closed`: spam, not a report) or
+//! merge it into another (`merged`, its id an alias that still threads).
 
 pub mod assess;
 pub mod report;
@@ -67,10 +69,18 @@ pub enum State {
     /// met it. Filed, threaded and searchable; never answered, never
     /// reminded, not in the 48-hour figures.
     Imported,
+    /// Closed, and then the reporter (or someone on the thread) wrote
+    /// again: it needs a team response within the follow-up window.
+    Reopened,
+    /// Closed by the lead without telling anyone: spam, not a report.
+    Closed,
+    /// Merged into another case, which holds its messages now; its id
+    /// still threads there.
+    Merged,
 }
 
 impl State {
-    pub const ALL: [State; 10] = [
+    pub const ALL: [State; 13] = [
         State::New,
         State::Acknowledged,
         State::Triage,
@@ -81,6 +91,9 @@ impl State {
         State::Released,
         State::Disclosed,
         State::Imported,
+        State::Reopened,
+        State::Closed,
+        State::Merged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -95,11 +108,30 @@ impl State {
             State::Released => "released",
             State::Disclosed => "disclosed",
             State::Imported => "imported",
+            State::Reopened => "reopened",
+            State::Closed => "closed",
+            State::Merged => "merged",
         }
     }
 
     /// Closed cases get no reminders and are not "open" in listings.
     pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            State::Invalid
+                | State::Duplicate
+                | State::Disclosed
+                | State::Imported
+                | State::Closed
+                | State::Merged
+        )
+    }
+
+    /// Whether a person writing on a case in this state reopens it: the
+    /// closed states whose reporter was told something (or history, whose
+    /// conversation may start again). A silent close (spam) and a merged
+    /// case do not.
+    pub fn reopens_on_mail(self) -> bool {
         matches!(
             self,
             State::Invalid | State::Duplicate | State::Disclosed | State::Imported
@@ -112,8 +144,10 @@ impl State {
         matches!(
             (self, to),
             (New, Acknowledged)
-                | (New | Acknowledged, Triage)
-                | (New | Acknowledged | Triage, Invalid | Duplicate)
+                | (New | Acknowledged | Reopened, Triage)
+                | (New | Acknowledged | Triage | Reopened, Invalid | Duplicate)
+                | (New | Acknowledged | Triage | Reopened, Closed)
+                | (Invalid | Duplicate | Disclosed | Imported, Reopened)
                 | (Triage, Accepted)
                 | (Accepted, Fixing)
                 | (Fixing, Released)
@@ -219,6 +253,17 @@ mod tests {
             (Accepted, Fixing),
             (Fixing, Released),
             (Released, Disclosed),
+            (Reopened, Triage),
+            (Reopened, Invalid),
+            (Reopened, Duplicate),
+            (New, Closed),
+            (Acknowledged, Closed),
+            (Triage, Closed),
+            (Reopened, Closed),
+            (Invalid, Reopened),
+            (Duplicate, Reopened),
+            (Disclosed, Reopened),
+            (Imported, Reopened),
         ];
         let id = CaseId::parse("SEC-2026-0001", "SEC").unwrap();
         for from in State::ALL {

@@ -46,6 +46,45 @@ pub enum Action {
     Note {
         text: String,
     },
+    /// Closes without mailing anyone: a reopened case back to the state
+    /// it was closed in, or any open case `as` spam / not a report.
+    Close {
+        as_: Option<CloseAs>,
+        note: Option<String>,
+    },
+    /// The disclosure date agreed with (or set by) the reporter.
+    Embargo {
+        until: chrono::NaiveDate,
+        note: Option<String>,
+        today: chrono::NaiveDate,
+    },
+}
+
+/// Why a case is closed silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseAs {
+    Spam,
+    NotAReport,
+}
+
+impl CloseAs {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseAs::Spam => "spam",
+            CloseAs::NotAReport => "not-a-report",
+        }
+    }
+}
+
+impl std::str::FromStr for CloseAs {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "spam" => Ok(CloseAs::Spam),
+            "not-a-report" => Ok(CloseAs::NotAReport),
+            _ => Err(format!("{s:?}: expected spam or not-a-report")),
+        }
+    }
 }
 
 /// What [`decide`] needs to know about the case.
@@ -56,6 +95,8 @@ pub struct Snapshot {
     pub severity: Option<String>,
     pub fixed_version: Option<String>,
     pub affected_versions: Option<String>,
+    /// The closed state a `reopened` case came from.
+    pub reopened_from: Option<State>,
 }
 
 /// The reporter notices the policy asks for.
@@ -102,6 +143,10 @@ pub enum Field {
     CreditRequest,
     ReleasedAt,
     DisclosedAt,
+    ClosedAs,
+    ReopenedFrom,
+    EmbargoUntil,
+    EmbargoNote,
 }
 
 impl Field {
@@ -125,6 +170,10 @@ impl Field {
             Field::CreditRequest => "credit_request",
             Field::ReleasedAt => "released_at",
             Field::DisclosedAt => "disclosed_at",
+            Field::ClosedAs => "closed_as",
+            Field::ReopenedFrom => "reopened_from",
+            Field::EmbargoUntil => "embargo_until",
+            Field::EmbargoNote => "embargo_note",
         }
     }
 }
@@ -262,6 +311,8 @@ pub fn decide(case: &Snapshot, action: Action, now: &str) -> Result<Change, Refu
             }
             change(None, vec![], "note", text, None)
         }
+        Action::Close { as_, note } => close(case, as_, note)?,
+        Action::Embargo { until, note, today } => embargo(case, until, note, today)?,
     })
 }
 
@@ -295,7 +346,7 @@ fn triage(
 ) -> Result<Change, Refused> {
     use State::*;
     let state = match case.state {
-        New | Acknowledged => Some(step(case, Triage)?),
+        New | Acknowledged | Reopened => Some(step(case, Triage)?),
         Triage | Accepted | Fixing | Released => None,
         s => {
             return Err(Refused(format!(
@@ -397,6 +448,99 @@ fn credit(case: &Snapshot, consent: bool, name: Option<String>) -> Result<Change
         detail,
         None,
     ))
+}
+
+fn close(case: &Snapshot, as_: Option<CloseAs>, note: Option<String>) -> Result<Change, Refused> {
+    let note = note
+        .map(|n| crate::mail::text::clean_line(&n, 2000))
+        .filter(|n| !n.is_empty());
+    let with_note = |d: String| match &note {
+        Some(n) => format!("{d}: {n}"),
+        None => d,
+    };
+    match (as_, case.state, case.reopened_from) {
+        (Some(why), ..) => {
+            let to = step(case, State::Closed)?;
+            Ok(change(
+                Some(to),
+                vec![
+                    (Field::ClosedAs, Some(why.as_str().into())),
+                    (Field::ReopenedFrom, None),
+                ],
+                "closed_silently",
+                with_note(format!("closed as {}; nobody was mailed", why.as_str())),
+                None,
+            ))
+        }
+        (None, State::Reopened, Some(back)) => Ok(change(
+            Some(back),
+            vec![(Field::ReopenedFrom, None)],
+            "closed_again",
+            with_note(format!("closed again as {back}; nobody was mailed")),
+            None,
+        )),
+        (None, s, _) => Err(Refused(format!(
+            "case {} is {s}; close it with --as spam or --as not-a-report (nobody is mailed), \
+             or tell the reporter with `secdesk reject` or `secdesk duplicate`",
+            case.id
+        ))),
+    }
+}
+
+fn embargo(
+    case: &Snapshot,
+    until: chrono::NaiveDate,
+    note: Option<String>,
+    today: chrono::NaiveDate,
+) -> Result<Change, Refused> {
+    if case.state.is_closed() {
+        return Err(Refused(format!(
+            "case {} is {}; an embargo is for a case still to be disclosed",
+            case.id, case.state
+        )));
+    }
+    if until <= today {
+        return Err(Refused(format!(
+            "--until {until} is not after today ({today})"
+        )));
+    }
+    let note = note
+        .map(|n| crate::mail::text::clean_line(&n, 2000))
+        .filter(|n| !n.is_empty());
+    let detail = match &note {
+        Some(n) => format!("disclosure agreed for {until}: {n}"),
+        None => format!("disclosure agreed for {until}"),
+    };
+    Ok(change(
+        None,
+        vec![
+            (Field::EmbargoUntil, Some(until.to_string())),
+            (Field::EmbargoNote, note),
+        ],
+        "embargo",
+        detail,
+        None,
+    ))
+}
+
+/// Whether case `from` may be merged into `into`: two different cases,
+/// neither already merged away.
+pub fn check_merge(from: &Snapshot, into: &Snapshot) -> Result<(), Refused> {
+    if from.id == into.id {
+        return Err(Refused(format!(
+            "case {} cannot be merged into itself",
+            from.id
+        )));
+    }
+    for c in [from, into] {
+        if c.state == State::Merged {
+            return Err(Refused(format!(
+                "case {} is already merged into another",
+                c.id
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn disclose(case: &Snapshot, advisory: String, now: &str) -> Result<Change, Refused> {

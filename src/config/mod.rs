@@ -168,6 +168,12 @@ impl TeamConfig {
 pub struct SlaConfig {
     pub response_window: Duration,
     pub remind_before: Vec<Duration>,
+    /// The team's deadline for each later turn of a conversation: the
+    /// reporter wrote after the team's last word, or on a closed case.
+    pub follow_up_window: Duration,
+    /// How long before an agreed disclosure date the lead is reminded,
+    /// longest first.
+    pub embargo_remind_before: Vec<Duration>,
     /// When the reminder scan runs, parsed once.
     pub scan: cron::Schedule,
 }

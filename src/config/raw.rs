@@ -101,6 +101,9 @@ pub(super) struct RawSla {
     #[serde(default, deserialize_with = "opt_list_or_csv")]
     pub(super) remind_before: Option<Vec<String>>,
     pub(super) scan: Option<String>,
+    pub(super) follow_up_window: Option<String>,
+    #[serde(default, deserialize_with = "opt_list_or_csv")]
+    pub(super) embargo_remind_before: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -256,9 +256,21 @@ fn sla(s: RawSla, err: &ErrFn) -> Result<SlaConfig, ConfigError> {
     remind_before.reverse();
     let scan =
         parse_cron(s.scan.as_deref().unwrap_or("0 */5 * * * *")).map_err(|p| err("sla.scan", p))?;
+    let follow_up_window = duration_key(s.follow_up_window, "72h", "sla.follow_up_window", err)?;
+    let mut embargo_remind_before = s
+        .embargo_remind_before
+        .unwrap_or_else(|| vec!["14d".into(), "3d".into()])
+        .iter()
+        .map(|r| parse_duration(r).map_err(|p| err("sla.embargo_remind_before", p)))
+        .collect::<Result<Vec<_>, _>>()?;
+    embargo_remind_before.sort();
+    embargo_remind_before.dedup();
+    embargo_remind_before.reverse();
     Ok(SlaConfig {
         response_window,
         remind_before,
+        follow_up_window,
+        embargo_remind_before,
         scan,
     })
 }

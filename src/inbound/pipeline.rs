@@ -7,7 +7,7 @@
 //! transaction: a crash in between leaves an unreferenced blob, never a row
 //! without its bytes.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{DateTime, Datelike, Duration as ChronoDuration, Utc};
 use tracing::{info, warn};
 
@@ -26,7 +26,7 @@ use crate::settings::Settings;
 use crate::store::mailboxes::advance_mailbox;
 use crate::store::messages::{self as rows, CreditSource, MessageRow, Origin, Seen};
 use crate::store::reminders::AwaitingCase;
-use crate::store::{outbox, record_event, BlobKind, Store};
+use crate::store::{outbox, record_event, turns, BlobKind, Store};
 
 pub use super::oversized::{ingest_reader, prepare_oversized, prepare_streamed};
 
@@ -371,6 +371,7 @@ fn file_parsed(
             counts,
             limits: &cfg.limits,
             response_window: cfg.sla.response_window,
+            follow_up_window: cfg.sla.follow_up_window,
             project: &cfg.project,
             templates: &settings.templates,
             token: &format!("{:016x}", rand::random::<u64>()),
@@ -429,8 +430,9 @@ fn tell_the_lead_now(
         state: c.state.as_str().to_string(),
         reporter: c.reporter_address.clone(),
         subject: c.subject.clone(),
-        response_due_at: c.response_due_at,
+        due_at: c.response_due_at,
         assignee: None,
+        wait: crate::store::reminders::Wait::First,
         done: Vec::new(),
     };
     for d in late_report(&waiting, c.received_at, now, &settings.config) {
@@ -452,7 +454,7 @@ fn apply(
     if let Some(c) = &plan.new_case {
         rows::insert_case(tx, c)?;
     }
-    rows::insert_message(tx, row)?;
+    let message_row = rows::insert_message(tx, row)?;
     let case = plan.case.as_ref().map(|c| c.to_string());
     if let (Some(change), Some(c)) = (&plan.credit, &case) {
         match change {
@@ -480,7 +482,23 @@ fn apply(
         }
     }
     if let (Some(response), Some(c)) = (plan.first_response, &case) {
-        rows::record_first_response(tx, c, row.received_at, response.verified)?;
+        rows::record_response(tx, c, row.received_at, response.verified)?;
+    }
+    if let (Some(turn), Some(c)) = (plan.turn, &case) {
+        if turn.reopen {
+            reopen(tx, c)?;
+        }
+        turns::start_turn(
+            tx,
+            c,
+            row.received_at,
+            turn.due_at,
+            Some(message_row),
+            turn.reopen,
+        )?;
+    }
+    if let (true, Some(c)) = (plan.refresh_missing, &case) {
+        rows::refresh_missing_items(tx, c)?;
     }
     for e in &plan.events {
         record_event(tx, case.as_deref(), now, e.kind, "secdesk", &e.detail)?;
@@ -499,6 +517,31 @@ fn apply(
     }
     advance_mailbox(tx, row.origin, now)?;
     Ok(())
+}
+
+/// A closed case written on again: `reopened`, remembering the state it
+/// was closed in (`secdesk close` returns it there).
+fn reopen(tx: &rusqlite::Transaction<'_>, case: &str) -> Result<()> {
+    tx.execute(
+        &format!(
+            "UPDATE cases SET reopened_from = state, state = 'reopened'
+             WHERE id = ?1 AND state IN ({})",
+            reopenable_states_sql()
+        ),
+        [case],
+    )
+    .with_context(|| format!("reopening {case}"))?;
+    Ok(())
+}
+
+/// The states mail reopens, as an SQL list of our own constants.
+fn reopenable_states_sql() -> String {
+    crate::case::State::ALL
+        .iter()
+        .filter(|s| s.reopens_on_mail())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// How far mail from a team address may be trusted (DESIGN.md, "What mail

@@ -65,6 +65,10 @@ pub struct Thread {
     pub answers_our_mail: bool,
     /// The lead recorded the credit decision with `secdesk credit`.
     pub credit_decided_by_lead: bool,
+    /// A person from the team has answered the case.
+    pub responded: bool,
+    /// The team's follow-up turn is open (someone is waiting for it).
+    pub turn_open: bool,
 }
 
 /// How far team mail may be trusted to be the team's.
@@ -134,6 +138,19 @@ pub struct Plan {
     pub first_response: Option<Response>,
     /// What the message says about the reporter's credit.
     pub credit: Option<CreditChange>,
+    /// Someone outside the team wrote: the team's turn opens (and a closed
+    /// case reopens).
+    pub turn: Option<TurnStart>,
+    /// Recompute what the report lacks over the whole conversation.
+    pub refresh_missing: bool,
+}
+
+/// The team's turn, opened by a message from outside the team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TurnStart {
+    /// The case was closed: it becomes `reopened`.
+    pub reopen: bool,
+    pub due_at: DateTime<Utc>,
 }
 
 impl Plan {
@@ -147,6 +164,8 @@ impl Plan {
             ack: AckDecision::NotApplicable,
             first_response: None,
             credit: None,
+            turn: None,
+            refresh_missing: false,
         }
     }
 }
@@ -161,6 +180,8 @@ pub struct Inputs<'a> {
     pub counts: AckCounts,
     pub limits: &'a LimitsConfig,
     pub response_window: Duration,
+    /// The team's deadline for each later turn of the conversation.
+    pub follow_up_window: Duration,
     /// What the acknowledgement says and where its Message-ID lives.
     pub project: &'a ProjectConfig,
     pub templates: &'a Templates,
@@ -246,7 +267,61 @@ fn plan_follow_up(m: &Incoming, t: &Thread, i: &Inputs<'_>) -> Plan {
             });
         }
     }
+    if person && !team && !i.history {
+        follow_up_turn(&mut plan, m, t, i);
+    }
     plan
+}
+
+/// Someone outside the team wrote on the case: the details count towards
+/// the report, and unless the team still owes its first response (that
+/// window governs) or already owes an answer, it is the team's turn — on a
+/// closed case by reopening it.
+fn follow_up_turn(plan: &mut Plan, m: &Incoming, t: &Thread, i: &Inputs<'_>) {
+    plan.refresh_missing = true;
+    let who = m
+        .from
+        .as_ref()
+        .map(|f| f.address.as_str())
+        .unwrap_or("a sender without address");
+    let due_at = sla::response_due_at(i.received_at, i.follow_up_window);
+    let due = crate::store::ts(due_at);
+    let message = m
+        .message_id
+        .as_deref()
+        .map(|id| format!("message <{id}>"))
+        .unwrap_or_else(|| "a message without Message-ID".into());
+    if t.state.reopens_on_mail() {
+        plan.turn = Some(TurnStart {
+            reopen: true,
+            due_at,
+        });
+        plan.events.push(PlannedEvent {
+            kind: "reopened",
+            detail: format!(
+                "{who} wrote on the {} case ({message}); reopened, a team response is due by \
+                 {due}; `secdesk close {}` closes it again",
+                t.state, t.case
+            ),
+        });
+    } else if t.state.is_closed() {
+        plan.events.push(PlannedEvent {
+            kind: "message_on_closed_case",
+            detail: format!("{who} wrote on the {} case; filed, not reopened", t.state),
+        });
+    } else if t.responded && !t.turn_open {
+        plan.turn = Some(TurnStart {
+            reopen: false,
+            due_at,
+        });
+        plan.events.push(PlannedEvent {
+            kind: "awaiting_team",
+            detail: format!(
+                "{who} wrote after the team's last message ({message}); a team response is \
+                 due by {due}"
+            ),
+        });
+    }
 }
 
 /// Whether what a message says about credit may be applied.
@@ -297,6 +372,8 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
                 ack: AckDecision::NotApplicable,
                 first_response: None,
                 credit: None,
+                turn: None,
+                refresh_missing: false,
             };
         }
     }
@@ -470,6 +547,8 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
         ack,
         first_response: None,
         credit,
+        turn: None,
+        refresh_missing: false,
     }
 }
 
@@ -508,6 +587,8 @@ fn plan_sent(m: &Incoming, i: &Inputs<'_>) -> Plan {
             ack: AckDecision::NotApplicable,
             first_response: None,
             credit: None,
+            turn: None,
+            refresh_missing: false,
         },
     }
 }

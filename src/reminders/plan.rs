@@ -1,7 +1,9 @@
-//! What the reminder scan decides, as plain functions: which threshold of
-//! the 48-hour window fires for each waiting case, one digest per recipient
-//! (most urgent case first), and the reminder or escalation mail itself.
-//! No store, no clock: cases and `now` in, mails out.
+//! What the reminder scan decides, as plain functions: which threshold
+//! fires for each case waiting on the team — its first response (the
+//! 48-hour window), the answer to a later message (the follow-up window),
+//! an agreed disclosure date — one digest per recipient (most urgent case
+//! first), and the reminder or escalation mail itself. No store, no clock:
+//! cases and `now` in, mails out.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +14,7 @@ use serde::Serialize;
 use crate::case::sla::{firing, human_duration, local_and_utc, Firing, Threshold};
 use crate::config::Config;
 use crate::mail::compose::{new_message_id, OutKind, OutgoingMail, ProjectView};
-use crate::store::reminders::AwaitingCase;
+use crate::store::reminders::{AwaitingCase, Wait};
 use crate::templates::Templates;
 
 /// One case in a reminder or escalation mail.
@@ -27,10 +29,15 @@ pub struct DueItem {
     /// `3h 59m left` or `OVERDUE by 2h 5m`.
     pub left: String,
     pub overdue: bool,
+    /// What the team owes: the first response, an answer to a later
+    /// message, a reopened case, an agreed disclosure date.
+    pub why: String,
     /// One line on how to respond to this case.
     pub hint: String,
     #[serde(skip)]
     pub due_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub embargo: bool,
 }
 
 /// One reminder or escalation mail: everything due for one recipient.
@@ -52,9 +59,32 @@ pub fn firings(
     cases
         .iter()
         .filter_map(|c| {
-            firing(c.response_due_at, now, &cfg.sla.remind_before, &c.done).map(|f| (c.clone(), f))
+            let before = remind_before(&c.wait, cfg);
+            firing(c.due_at, now, &before, &c.done).map(|f| (c.clone(), f))
         })
         .collect()
+}
+
+/// The reminder offsets of a wait: a follow-up turn uses the first
+/// response's offsets that fit inside its own window.
+fn remind_before(w: &Wait, cfg: &Config) -> Vec<std::time::Duration> {
+    match w {
+        Wait::First => cfg.sla.remind_before.clone(),
+        Wait::Turn { .. } => cfg
+            .sla
+            .remind_before
+            .iter()
+            .copied()
+            .filter(|d| *d < cfg.sla.follow_up_window)
+            .collect(),
+        Wait::Embargo { .. } => cfg.sla.embargo_remind_before.clone(),
+    }
+}
+
+/// Whether a firing escalates: every passed deadline does, except an
+/// embargo whose fix is out (then it is time to disclose, a reminder).
+pub fn escalates(c: &AwaitingCase, f: &Firing) -> bool {
+    f.fire == Threshold::Escalate && !matches!(c.wait, Wait::Embargo { released: true, .. })
 }
 
 /// Groups firings into one digest per recipient, most urgent case first.
@@ -63,7 +93,7 @@ pub fn firings(
 pub fn digests(fired: &[(AwaitingCase, Firing)], now: DateTime<Utc>, cfg: &Config) -> Vec<Digest> {
     let mut by: BTreeMap<String, Digest> = BTreeMap::new();
     for (c, f) in fired {
-        let escalate = f.fire == Threshold::Escalate;
+        let escalate = escalates(c, f);
         let item = due_item(c, now, cfg);
         let mut to: Vec<&String> = cfg.team.lead.iter().collect();
         to.extend(c.assignee.iter());
@@ -101,7 +131,45 @@ fn urgency(i: &DueItem, now: DateTime<Utc>) -> (bool, i64, String) {
 
 /// One case as a digest lists it.
 fn due_item(c: &AwaitingCase, now: DateTime<Utc>, cfg: &Config) -> DueItem {
-    let left = crate::case::sla::time_left(c.response_due_at, now);
+    let left = crate::case::sla::time_left(c.due_at, now);
+    let id = &c.id;
+    let (why, hint) = match &c.wait {
+        Wait::First => (
+            "the first personal response".to_string(),
+            format!("reply with [{id}] in the subject, or `secdesk reply {id}`"),
+        ),
+        Wait::Turn {
+            reopened: false, ..
+        } => (
+            "an answer: the reporter wrote again after the team's last message".to_string(),
+            format!("reply with [{id}] in the subject, or `secdesk reply {id}`"),
+        ),
+        Wait::Turn { reopened: true, .. } => (
+            "an answer: the reporter wrote on the closed case, which reopened".to_string(),
+            format!("`secdesk reply {id}`, then `secdesk close {id}` to close it again"),
+        ),
+        Wait::Embargo { until, released } => (
+            format!(
+                "the disclosure agreed for {until}; the case is {}{}",
+                c.state,
+                if *released {
+                    ""
+                } else {
+                    " and no fix is released yet"
+                }
+            ),
+            if *released {
+                format!("publish the advisory: `secdesk disclose {id} --advisory …`")
+            } else {
+                format!("release the fix (`secdesk released {id} --version …`), or agree a new date with the reporter (`secdesk embargo {id} --until …`)")
+            },
+        ),
+    };
+    let label = if matches!(c.wait, Wait::Embargo { .. }) {
+        "PASSED"
+    } else {
+        "OVERDUE"
+    };
     DueItem {
         id: c.id.clone(),
         state: c.state.clone(),
@@ -111,18 +179,17 @@ fn due_item(c: &AwaitingCase, now: DateTime<Utc>, cfg: &Config) -> DueItem {
             c.reporter.clone()
         },
         subject: c.subject.clone(),
-        due: local_and_utc(c.response_due_at, cfg.team.timezone),
-        left: if c.response_due_at <= now {
-            format!("OVERDUE by {}", human_duration(-left))
+        due: local_and_utc(c.due_at, cfg.team.timezone),
+        left: if c.due_at <= now {
+            format!("{label} by {}", human_duration(-left))
         } else {
             format!("{} left", human_duration(left))
         },
-        overdue: c.response_due_at <= now,
-        hint: format!(
-            "reply with [{id}] in the subject, or `secdesk reply {id}`",
-            id = c.id
-        ),
-        due_at: c.response_due_at,
+        overdue: c.due_at <= now,
+        why,
+        hint,
+        due_at: c.due_at,
+        embargo: matches!(c.wait, Wait::Embargo { .. }),
     }
 }
 
@@ -156,6 +223,7 @@ struct DigestContext<'a> {
     one: bool,
     nearest: String,
     window_hours: u64,
+    follow_up_hours: u64,
     cases: &'a [DueItem],
 }
 
@@ -173,6 +241,7 @@ pub fn compose(
         one: n.items.len() == 1,
         nearest: format!("{} ({})", first.due, first.left),
         window_hours: cfg.sla.response_window.as_secs().div_ceil(3600),
+        follow_up_hours: cfg.sla.follow_up_window.as_secs().div_ceil(3600),
         cases: &n.items,
     };
     let (kind, template) = if n.escalation {
@@ -193,13 +262,25 @@ pub fn compose(
         )
     } else if n.escalation {
         let overdue = n.items.iter().filter(|i| i.overdue).count();
+        let deadline = if n.items.iter().any(|i| i.embargo) {
+            "their deadline"
+        } else {
+            "the response deadline"
+        };
         format!(
-            "[secdesk] ESCALATION: {overdue} of {cases} past the response deadline, first {} ({})",
+            "[secdesk] ESCALATION: {overdue} of {cases} past {deadline}, first {} ({})",
             first.id, first.left
         )
     } else {
+        let what = if n.items.iter().all(|i| i.embargo) {
+            "before an agreed disclosure date"
+        } else if n.items.iter().any(|i| i.embargo) {
+            "needing the team"
+        } else {
+            "awaiting a response"
+        };
         format!(
-            "[secdesk] Reminder: {cases} awaiting a response, nearest {} ({})",
+            "[secdesk] Reminder: {cases} {what}, nearest {} ({})",
             first.id, first.left
         )
     };
@@ -248,8 +329,9 @@ timezone = "Europe/Berlin"
             state: "acknowledged".into(),
             reporter: "r@reporter.example".into(),
             subject: "s".into(),
-            response_due_at: t0() + chrono::Duration::hours(due_h),
+            due_at: t0() + chrono::Duration::hours(due_h),
             assignee: assignee.map(String::from),
+            wait: Wait::First,
             done: Vec::new(),
         }
     }

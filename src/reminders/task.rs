@@ -12,12 +12,12 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::plan::{compose, digests, firings};
+use super::plan::{compose, digests, escalates, firings};
 use crate::case::sla::{human_duration, Threshold};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::mail::compose::OutgoingMail;
-use crate::store::reminders as rows;
+use crate::store::reminders::{self as rows, Wait};
 use crate::store::{daemon_state, outbox, record_event, ts, SharedStore, Store};
 use crate::templates::Templates;
 
@@ -42,23 +42,27 @@ pub fn scan(
         let cases = rows::awaiting_response(tx)?;
         let mut fired = Vec::new();
         for (c, f) in firings(&cases, now, cfg) {
-            if !rows::record_threshold(tx, &c.id, &f.fire.key(), now, true)? {
+            let prefix = c.wait.key_prefix();
+            if !rows::record_threshold(tx, &c.id, &format!("{prefix}{}", f.fire.key()), now, true)?
+            {
                 continue;
             }
             for s in &f.skip {
-                rows::record_threshold(tx, &c.id, &s.key(), now, false)?;
+                rows::record_threshold(tx, &c.id, &format!("{prefix}{}", s.key()), now, false)?;
             }
+            let deadline = match &c.wait {
+                Wait::First => "the response deadline".to_string(),
+                Wait::Turn { n, .. } => format!("the deadline of follow-up turn {n}"),
+                Wait::Embargo { until, .. } => format!("the disclosure date {until}"),
+            };
             let (kind, what) = match f.fire {
-                Threshold::Escalate => (
-                    "escalation_queued",
-                    "the response deadline passed".to_string(),
-                ),
+                Threshold::Escalate if escalates(&c, &f) => {
+                    ("escalation_queued", format!("{deadline} passed"))
+                }
+                Threshold::Escalate => ("reminder_queued", format!("{deadline} passed")),
                 Threshold::Remind(d) => (
                     "reminder_queued",
-                    format!(
-                        "{} before the response deadline",
-                        human_duration(d.as_secs() as i64)
-                    ),
+                    format!("{} before {deadline}", human_duration(d.as_secs() as i64)),
                 ),
             };
             record_event(tx, Some(&c.id), now, kind, "secdesk", &what)?;

@@ -58,14 +58,55 @@ pub struct CaseRow {
     /// The acknowledgement is held back by a rate limit.
     #[serde(default)]
     pub ack_held: bool,
+    /// The closed state a `reopened` case came from.
+    #[serde(default)]
+    pub reopened_from: Option<String>,
+    /// Why a `closed` case was closed silently: `spam`, `not-a-report`.
+    #[serde(default)]
+    pub closed_as: Option<String>,
+    /// The case a `merged` case's messages went to.
+    #[serde(default)]
+    pub merged_into: Option<String>,
+    /// The disclosure date agreed with the reporter (`YYYY-MM-DD`).
+    #[serde(default)]
+    pub embargo_until: Option<String>,
+    #[serde(default)]
+    pub embargo_note: Option<String>,
+    /// Since when someone outside the team has been waiting for the team's
+    /// next word (an open follow-up turn), and its deadline.
+    #[serde(default)]
+    pub awaiting_team_since: Option<String>,
+    #[serde(default)]
+    pub turn_due_at: Option<String>,
+    /// Other open cases of the same reporter address, for the lead to
+    /// notice (and `merge`).
+    #[serde(default)]
+    pub same_reporter: Vec<String>,
 }
 
-const CASE_COLUMNS: &str = "id, state, reporter_address, subject, received_at, acknowledged_at,
+/// The columns [`case_row`] reads, in its order.
+fn case_columns() -> &'static str {
+    static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        format!(
+            "id, state, reporter_address, subject, received_at, acknowledged_at,
     first_response_at, response_due_at, severity, reporter_name, missing_items, assignee, impact,
     cvss_vector, decision_reason, duplicate_of, fix_ref, fixed_version, affected_versions,
     introduced_in, user_impact, advisory, credit_consent, credit_name, send_failure, workaround,
     released_at, disclosed_at, credit_source, credit_request, first_response_unverified,
-    EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = cases.id AND o.status = 'held')";
+    EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = cases.id AND o.status = 'held'),
+    reopened_from, closed_as, merged_into, embargo_until, embargo_note,
+    (SELECT t.started_at FROM turns t WHERE t.case_id = cases.id
+        AND t.answered_at IS NULL AND t.ended_at IS NULL),
+    (SELECT t.due_at FROM turns t WHERE t.case_id = cases.id
+        AND t.answered_at IS NULL AND t.ended_at IS NULL),
+    (SELECT group_concat(o.id, ' ') FROM cases o WHERE o.reporter_address = cases.reporter_address
+        AND cases.reporter_address != '' AND o.id != cases.id
+        AND o.state NOT IN ({closed}))",
+            closed = closed_states_sql()
+        )
+    })
+}
 
 fn case_row(r: &Row<'_>) -> rusqlite::Result<CaseRow> {
     let missing: String = r.get(10)?;
@@ -102,6 +143,17 @@ fn case_row(r: &Row<'_>) -> rusqlite::Result<CaseRow> {
         credit_request: r.get(29)?,
         first_response_unverified: r.get(30)?,
         ack_held: r.get(31)?,
+        reopened_from: r.get(32)?,
+        closed_as: r.get(33)?,
+        merged_into: r.get(34)?,
+        embargo_until: r.get(35)?,
+        embargo_note: r.get(36)?,
+        awaiting_team_since: r.get(37)?,
+        turn_due_at: r.get(38)?,
+        same_reporter: r
+            .get::<_, Option<String>>(39)?
+            .map(|s| s.split(' ').map(String::from).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -114,11 +166,24 @@ impl CaseRow {
         parse_ts(&self.received_at)
     }
 
-    /// Open, not yet answered by a person, and past its deadline.
+    /// Open, waiting for the team, and past the deadline of that wait.
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
-        self.first_response_at.is_none()
-            && !self.is_closed()
-            && self.response_due().is_some_and(|d| d < now)
+        matches!(self.waiting_on(), Waiting::Team(Some(d)) if d < now)
+    }
+
+    /// Whose turn it is: the team's (until when) while the first response
+    /// or a follow-up turn is open, else the reporter's; nobody's once the
+    /// case is closed.
+    pub fn waiting_on(&self) -> Waiting {
+        if self.is_closed() {
+            Waiting::Nobody
+        } else if let Some(due) = &self.turn_due_at {
+            Waiting::Team(parse_ts(due))
+        } else if self.first_response_at.is_none() {
+            Waiting::Team(self.response_due())
+        } else {
+            Waiting::Reporter
+        }
     }
 
     pub fn is_closed(&self) -> bool {
@@ -127,6 +192,15 @@ impl CaseRow {
             .map(|s| s.is_closed())
             .unwrap_or(false)
     }
+}
+
+/// Whose move it is on a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// The team's, due then (unreadable deadlines are `None`).
+    Team(Option<DateTime<Utc>>),
+    Reporter,
+    Nobody,
 }
 
 /// The closed states as an SQL list (`'invalid', 'duplicate', …`), made
@@ -145,7 +219,8 @@ pub(crate) fn closed_states_sql() -> String {
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
     pub state: Option<State>,
-    /// Only cases past their response deadline with no human response.
+    /// Only cases waiting for the team past the deadline of that wait
+    /// (the first response or a follow-up turn).
     pub overdue_at: Option<DateTime<Utc>>,
 }
 
@@ -204,7 +279,7 @@ pub struct UnfiledView {
 impl Store {
     /// Cases, newest first.
     pub fn list_cases(&self, f: &CaseFilter) -> Result<Vec<CaseRow>> {
-        let mut sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE 1 = 1");
+        let mut sql = format!("SELECT {} FROM cases WHERE 1 = 1", case_columns());
         let mut args: Vec<String> = Vec::new();
         if let Some(s) = f.state {
             args.push(s.as_str().to_string());
@@ -213,7 +288,9 @@ impl Store {
         if let Some(now) = f.overdue_at {
             args.push(ts(now));
             sql.push_str(&format!(
-                " AND first_response_at IS NULL AND response_due_at < ?{}
+                " AND COALESCE((SELECT t.due_at FROM turns t WHERE t.case_id = cases.id
+                                   AND t.answered_at IS NULL AND t.ended_at IS NULL),
+                               CASE WHEN first_response_at IS NULL THEN response_due_at END) < ?{}
                   AND state NOT IN ({})",
                 args.len(),
                 closed_states_sql()
@@ -392,7 +469,7 @@ impl Store {
 /// One case by id, on any connection (a transaction included).
 pub fn get_case(conn: &rusqlite::Connection, id: &str) -> Result<Option<CaseRow>> {
     conn.query_row(
-        &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?1"),
+        &format!("SELECT {} FROM cases WHERE id = ?1", case_columns()),
         [id],
         case_row,
     )

@@ -184,15 +184,29 @@ fn thread_of(
     by: &'static str,
     message_ids: &[String],
 ) -> Result<Option<Thread>> {
-    let row: Option<(String, String, String, Option<String>)> = tx
+    let case = &resolve_merged(tx, case)?;
+    type Row = (String, String, String, Option<String>, bool, bool);
+    let row: Option<Row> = tx
         .query_row(
-            "SELECT id, state, reporter_address, credit_source FROM cases WHERE id = ?1",
+            "SELECT id, state, reporter_address, credit_source, first_response_at IS NOT NULL,
+                    EXISTS (SELECT 1 FROM turns t WHERE t.case_id = cases.id
+                            AND t.answered_at IS NULL AND t.ended_at IS NULL)
+             FROM cases WHERE id = ?1",
             [case],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
         )
         .optional()
         .with_context(|| format!("reading case {case}"))?;
-    let Some((id, state, reporter, credit_source)) = row else {
+    let Some((id, state, reporter, credit_source, responded, turn_open)) = row else {
         return Ok(None);
     };
     let (Some(case_id), Ok(state)) = (CaseId::parse(&id, prefix), state.parse::<State>()) else {
@@ -208,7 +222,75 @@ fn thread_of(
         reporter_address: reporter,
         matched_by: by,
         credit_decided_by_lead: credit_source.as_deref() == Some("lead"),
+        responded,
+        turn_open,
     }))
+}
+
+/// The case that holds a merged case's messages now (`case` itself if it
+/// was not merged). A merged id stays an alias: its tag still threads.
+pub fn resolve_merged(conn: &rusqlite::Connection, case: &str) -> Result<String> {
+    let mut id = case.to_string();
+    // Merging refuses a merged target, so chains are short and acyclic;
+    // the bound is only a guard against a hand-edited store.
+    for _ in 0..16 {
+        let next: Option<String> = conn
+            .query_row(
+                "SELECT merged_into FROM cases WHERE id = ?1 AND state = 'merged'",
+                [&id],
+                |r| r.get(0),
+            )
+            .optional()
+            .with_context(|| format!("reading case {id}"))?
+            .flatten();
+        match next {
+            Some(n) => id = n,
+            None => break,
+        }
+    }
+    Ok(id)
+}
+
+/// Recomputes what the case's report seems to lack over everything the
+/// reporter (and anyone else outside the team) wrote on it: details sent
+/// later count. Returns the items still missing.
+pub fn refresh_missing_items(tx: &Transaction<'_>, case: &str) -> Result<Vec<String>> {
+    let subject: String = tx
+        .query_row("SELECT subject FROM cases WHERE id = ?1", [case], |r| {
+            r.get(0)
+        })
+        .with_context(|| format!("reading case {case}"))?;
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT body_text FROM messages WHERE case_id = ?1 AND kind IN ('report', 'follow_up')
+             ORDER BY id",
+        )
+        .context("reading messages")?;
+    let mut text = String::new();
+    for body in stmt
+        .query_map([case], |r| r.get::<_, String>(0))
+        .with_context(|| format!("reading the messages of {case}"))?
+    {
+        // Bounded: each body is already capped, and so is their sum.
+        if text.len() > crate::mail::text::MAX_BODY {
+            break;
+        }
+        text.push_str(&body.with_context(|| format!("reading the messages of {case}"))?);
+        text.push_str("\n\n");
+    }
+    let missing: Vec<String> = crate::case::report::missing_items(&subject, &text)
+        .iter()
+        .map(|m| m.as_str().to_string())
+        .collect();
+    tx.execute(
+        "UPDATE cases SET missing_items = ?2 WHERE id = ?1",
+        params![
+            case,
+            serde_json::to_string(&missing).context("encoding missing items")?
+        ],
+    )
+    .with_context(|| format!("updating the missing items of {case}"))?;
+    Ok(missing)
 }
 
 /// Whether one of `message_ids` is mail secdesk sent about `case` to its
@@ -430,9 +512,10 @@ pub fn insert_message(tx: &Transaction<'_>, m: &MessageRow<'_>) -> Result<i64> {
     Ok(row)
 }
 
-/// Stops the case's 48-hour clock at `at`, if it is still running;
-/// `verified` false marks a response only a From line vouches for.
-pub fn record_first_response(
+/// A person from the team answered the case at `at`: stops its 48-hour
+/// clock if it is still running, and closes the team's open follow-up
+/// turn; `verified` false marks a response only a From line vouches for.
+pub fn record_response(
     tx: &Transaction<'_>,
     case: &str,
     at: DateTime<Utc>,
@@ -448,7 +531,7 @@ pub fn record_first_response(
         params![case, ts(at), !verified],
     )
     .with_context(|| format!("recording the first response on {case}"))?;
-    Ok(())
+    super::turns::answer_turn(tx, case, at, verified)
 }
 
 /// Who recorded a credit decision.

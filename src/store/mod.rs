@@ -23,6 +23,7 @@ pub mod messages;
 pub mod outbox;
 pub mod reminders;
 pub mod schema;
+pub mod turns;
 
 pub use blobs::BlobKind;
 

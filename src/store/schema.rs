@@ -207,6 +207,33 @@ UPDATE attachments SET
 ALTER TABLE mailbox_state ADD COLUMN history_below INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE mailbox_state ADD COLUMN history_before TEXT;
 "#,
+    // 8: the conversation after the acknowledgement (issue 13). A turn is
+    // the team's: it starts when someone outside the team writes after the
+    // team's last word (or on a closed case, reopening it) and ends with a
+    // team response, or without one when the lead closes the case. A
+    // merged case points at the case holding its messages; a silent close
+    // says why; an embargo is the disclosure date agreed with the reporter.
+    r#"
+CREATE TABLE turns (
+    case_id             TEXT NOT NULL REFERENCES cases (id),
+    turn                INTEGER NOT NULL,
+    started_at          TEXT NOT NULL,
+    due_at              TEXT NOT NULL,
+    message_row         INTEGER REFERENCES messages (id),
+    reopened            INTEGER NOT NULL DEFAULT 0,
+    answered_at         TEXT,
+    answered_unverified INTEGER NOT NULL DEFAULT 0,
+    ended_at            TEXT,
+    PRIMARY KEY (case_id, turn)
+) STRICT;
+CREATE INDEX turns_open ON turns (due_at) WHERE answered_at IS NULL AND ended_at IS NULL;
+ALTER TABLE cases ADD COLUMN reopened_from TEXT;
+ALTER TABLE cases ADD COLUMN closed_as TEXT;
+ALTER TABLE cases ADD COLUMN merged_into TEXT;
+ALTER TABLE cases ADD COLUMN embargo_until TEXT;
+ALTER TABLE cases ADD COLUMN embargo_note TEXT;
+CREATE INDEX cases_reporter ON cases (reporter_address);
+"#,
 ];
 
 /// One object's row in `sqlite_master`, less what SQLite may place freely

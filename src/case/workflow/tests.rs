@@ -10,6 +10,7 @@ fn snap(state: State) -> Snapshot {
         severity: Some("high".into()),
         fixed_version: Some("9.0.2".into()),
         affected_versions: Some("<9.0.2".into()),
+        reopened_from: None,
     }
 }
 
@@ -49,7 +50,24 @@ fn actions() -> Vec<Action> {
         Action::Note {
             text: "internal".into(),
         },
+        Action::Close {
+            as_: Some(CloseAs::Spam),
+            note: None,
+        },
+        Action::Close {
+            as_: None,
+            note: Some("answered by phone".into()),
+        },
+        Action::Embargo {
+            until: day(2027, 2, 1),
+            note: None,
+            today: day(2026, 11, 25),
+        },
     ]
+}
+
+fn day(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
 
 /// Every action from every state: allowed exactly where the policy says.
@@ -60,11 +78,11 @@ fn every_legal_and_illegal_step() {
         match a {
             Action::Triage { .. } => matches!(
                 s,
-                New | Acknowledged | Triage | Accepted | Fixing | Released
+                New | Acknowledged | Triage | Accepted | Fixing | Released | Reopened
             ),
             Action::Accept => s == Triage,
             Action::Reject { .. } | Action::Duplicate { .. } => {
-                matches!(s, New | Acknowledged | Triage)
+                matches!(s, New | Acknowledged | Triage | Reopened)
             }
             Action::Fixing { .. } => s == Accepted,
             Action::Released { .. } => s == Fixing,
@@ -72,6 +90,12 @@ fn every_legal_and_illegal_step() {
             Action::Credit { .. } => s != Disclosed,
             Action::Disclose { .. } => s == Released,
             Action::Note { .. } => true,
+            Action::Close { as_: Some(_), .. } => {
+                matches!(s, New | Acknowledged | Triage | Reopened)
+            }
+            // Only a reopened case goes back; `snap` says from nowhere.
+            Action::Close { as_: None, .. } => false,
+            Action::Embargo { .. } => !s.is_closed(),
         }
     };
     for s in State::ALL {
@@ -185,4 +209,85 @@ fn ghsa_ids() {
     assert!(!is_ghsa("GHSA-ABCD-1234-wxyz"));
     assert!(!is_ghsa("GHSA-abc-1234-wxyz"));
     assert!(!is_ghsa("CVE-2026-1234"));
+}
+
+#[test]
+fn a_reopened_case_closes_again_into_the_state_it_came_from() {
+    let mut s = snap(State::Reopened);
+    s.reopened_from = Some(State::Invalid);
+    let c = decide(
+        &s,
+        Action::Close {
+            as_: None,
+            note: Some("same answer as before".into()),
+        },
+        "t",
+    )
+    .unwrap();
+    assert_eq!(c.state, Some(State::Invalid));
+    assert_eq!(c.notice, None);
+    assert_eq!(c.event, "closed_again");
+    assert!(c.detail.contains("same answer as before"));
+    // Spam is closed silently, from any open state.
+    let c = decide(
+        &snap(State::New),
+        Action::Close {
+            as_: Some(CloseAs::NotAReport),
+            note: None,
+        },
+        "t",
+    )
+    .unwrap();
+    assert_eq!(c.state, Some(State::Closed));
+    assert_eq!(c.notice, None);
+    assert!(c
+        .set
+        .contains(&(Field::ClosedAs, Some("not-a-report".into()))));
+    // An open case without --as: the lead is told the choices.
+    let e = decide(
+        &snap(State::Triage),
+        Action::Close {
+            as_: None,
+            note: None,
+        },
+        "t",
+    )
+    .unwrap_err();
+    assert!(
+        e.0.contains("--as spam") && e.0.contains("secdesk reject"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_embargo_is_a_future_date_on_a_case_still_to_disclose() {
+    let today = day(2026, 11, 25);
+    let embargo = |until| Action::Embargo {
+        until,
+        note: Some("reporter publishes at a conference".into()),
+        today,
+    };
+    let c = decide(&snap(State::Accepted), embargo(day(2027, 2, 23)), "t").unwrap();
+    assert!(c
+        .set
+        .contains(&(Field::EmbargoUntil, Some("2027-02-23".into()))));
+    assert!(c.detail.contains("2027-02-23") && c.detail.contains("conference"));
+    let e = decide(&snap(State::Accepted), embargo(today), "t").unwrap_err();
+    assert!(e.0.contains("not after today"), "{e}");
+    assert!(decide(&snap(State::Disclosed), embargo(day(2027, 1, 1)), "t").is_err());
+}
+
+#[test]
+fn merging_needs_two_live_cases() {
+    let a = snap(State::New);
+    let mut b = snap(State::Triage);
+    b.id = CaseId::parse("SEC-2026-0002", "SEC").unwrap();
+    assert!(check_merge(&a, &b).is_ok());
+    assert!(check_merge(&a, &a).unwrap_err().0.contains("itself"));
+    let mut gone = b.clone();
+    gone.state = State::Merged;
+    assert!(check_merge(&a, &gone)
+        .unwrap_err()
+        .0
+        .contains("already merged"));
 }

@@ -37,6 +37,7 @@ fn inputs<'a>(
         counts,
         limits,
         response_window: Duration::from_secs(48 * 3600),
+        follow_up_window: Duration::from_secs(72 * 3600),
         project,
         templates,
         token: "t0k3n",
@@ -62,6 +63,8 @@ fn thread(state: State, answers_our_mail: bool) -> Thread {
         matched_by: "reference",
         answers_our_mail,
         credit_decided_by_lead: false,
+        responded: true,
+        turn_open: false,
     }
 }
 
@@ -306,4 +309,87 @@ fn history_is_never_answered_and_late_reports_get_a_future_deadline() {
     };
     assert!(ack.body.contains("sorry"), "{}", ack.body);
     assert!(p.events.iter().any(|e| e.kind == "late_report"));
+}
+
+/// Whose turn it is after a message on an existing case.
+mod turns {
+    use super::*;
+
+    fn on(t: &Thread, class: Classification, history: bool) -> Plan {
+        let mut i = inputs(&class, Some(t), AckCounts::default(), &LIMITS);
+        i.history = history;
+        plan_inbound(&msg(), &i)
+    }
+
+    #[test]
+    fn the_reporter_writing_after_the_team_opens_the_teams_turn() {
+        let t = thread(State::Triage, true);
+        let p = on(&t, Classification::Answerable, false);
+        let turn = p.turn.unwrap();
+        assert!(!turn.reopen);
+        // The follow-up window, from when the message arrived.
+        assert_eq!(
+            turn.due_at,
+            Utc.with_ymd_and_hms(2026, 11, 26, 9, 13, 0).unwrap()
+        );
+        assert!(p.refresh_missing);
+        assert!(p.events.iter().any(|e| e.kind == "awaiting_team"));
+        assert_eq!(p.ack, AckDecision::NotApplicable);
+    }
+
+    #[test]
+    fn no_new_turn_while_one_is_open_or_the_first_response_is_owed() {
+        let mut t = thread(State::Triage, true);
+        t.turn_open = true;
+        assert_eq!(on(&t, Classification::Answerable, false).turn, None);
+        let mut t = thread(State::Acknowledged, true);
+        t.responded = false;
+        let p = on(&t, Classification::Answerable, false);
+        assert_eq!(p.turn, None, "the first-response window governs");
+        assert!(p.refresh_missing, "but the details count");
+    }
+
+    #[test]
+    fn mail_on_a_closed_case_reopens_it() {
+        for state in [
+            State::Invalid,
+            State::Duplicate,
+            State::Disclosed,
+            State::Imported,
+        ] {
+            let mut t = thread(state, false);
+            t.responded = state != State::Imported;
+            let p = on(&t, Classification::Answerable, false);
+            assert!(p.turn.unwrap().reopen, "{state}");
+            let e = p.events.iter().find(|e| e.kind == "reopened").unwrap();
+            assert!(
+                e.detail.contains(state.as_str()) && e.detail.contains("secdesk close"),
+                "{}",
+                e.detail
+            );
+        }
+        // A silent close (spam) is not reopened by the spammer.
+        let p = on(
+            &thread(State::Closed, false),
+            Classification::Answerable,
+            false,
+        );
+        assert_eq!(p.turn, None);
+        assert!(p.events.iter().any(|e| e.kind == "message_on_closed_case"));
+    }
+
+    #[test]
+    fn team_machine_and_history_mail_open_no_turn() {
+        let t = thread(State::Invalid, true);
+        for class in [
+            Classification::NoReply(NoReply::TeamMember),
+            Classification::NoReply(NoReply::AutoSubmitted),
+        ] {
+            let p = on(&t, class, false);
+            assert_eq!(p.turn, None);
+            assert!(!p.refresh_missing);
+        }
+        let p = on(&t, Classification::Answerable, true);
+        assert_eq!(p.turn, None, "history never reopens");
+    }
 }
