@@ -8,7 +8,7 @@
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use crate::case::workflow::{decide, Action, Change, Notice, Refused, Snapshot};
+use crate::case::workflow::{check_merge, decide, Action, Change, Notice, Refused, Snapshot};
 use crate::case::CaseId;
 use crate::config::Config;
 use crate::mail::address::clean_address;
@@ -46,6 +46,21 @@ fn case_id(cfg: &Config, case: &CaseRow) -> Result<CaseId> {
     })
 }
 
+/// What [`decide`] needs to know about a case row.
+fn snapshot(cfg: &Config, case: &CaseRow) -> Result<Snapshot> {
+    Ok(Snapshot {
+        id: case_id(cfg, case)?,
+        state: case
+            .state
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("case {}: {e}", case.id))?,
+        severity: case.severity.clone(),
+        fixed_version: case.fixed_version.clone(),
+        affected_versions: case.affected_versions.clone(),
+        reopened_from: case.reopened_from.as_deref().and_then(|s| s.parse().ok()),
+    })
+}
+
 /// Applies `action` to `case` as `actor` at `now`. A step the policy does
 /// not allow is a [`Refused`] error, in the lead's words.
 pub fn apply(
@@ -57,18 +72,8 @@ pub fn apply(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<Applied> {
-    let id = case_id(cfg, case)?;
-    let snapshot = Snapshot {
-        id: id.clone(),
-        state: case
-            .state
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("case {}: {e}", case.id))?,
-        severity: case.severity.clone(),
-        fixed_version: case.fixed_version.clone(),
-        affected_versions: case.affected_versions.clone(),
-        reopened_from: case.reopened_from.as_deref().and_then(|s| s.parse().ok()),
-    };
+    let snapshot = snapshot(cfg, case)?;
+    let id = snapshot.id.clone();
     let change = decide(&snapshot, action, &ts(now))?;
     let notice = store.write(|tx| commit(tx, cfg, templates, &id, &change, actor, now))?;
     Ok(Applied {
@@ -258,4 +263,97 @@ pub fn assign(
         )
     })?;
     Ok(addr)
+}
+
+/// What a merge moved, for the CLI to say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merged {
+    pub messages: usize,
+    pub mails: usize,
+}
+
+/// Merges case `from` into `into`: its messages and our mail about it move
+/// there, its id stays an alias that threads to `into` (state `merged`), and
+/// nobody is mailed. `into` keeps its id and state; its clock is the
+/// earlier of the two (the conversation began with the first message), and
+/// a turn the team owed on `from` is owed on `into`. Events stay where they
+/// were written (the trail is append-only); `show` lists both.
+pub fn merge(
+    store: &mut Store,
+    cfg: &Config,
+    from: &CaseRow,
+    into: &CaseRow,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Merged> {
+    check_merge(&snapshot(cfg, from)?, &snapshot(cfg, into)?)?;
+    let (f, t) = (from.id.as_str(), into.id.as_str());
+    store.write(|tx| {
+        let messages = tx
+            .execute("UPDATE messages SET case_id = ?2 WHERE case_id = ?1", [f, t])
+            .with_context(|| format!("moving the messages of {f}"))?;
+        let mails = tx
+            .execute("UPDATE outbox SET case_id = ?2 WHERE case_id = ?1", [f, t])
+            .with_context(|| format!("moving the mail about {f}"))?;
+        // The earlier clock: min() of two RFC 3339 UTC strings of one
+        // format is the earlier time; NULLs (not yet) lose to a time.
+        tx.execute(
+            "UPDATE cases SET
+                 received_at = min(received_at, (SELECT received_at FROM cases WHERE id = ?1)),
+                 response_due_at = min(response_due_at,
+                                       (SELECT response_due_at FROM cases WHERE id = ?1)),
+                 acknowledged_at = COALESCE(min(acknowledged_at,
+                     (SELECT acknowledged_at FROM cases WHERE id = ?1)),
+                     acknowledged_at, (SELECT acknowledged_at FROM cases WHERE id = ?1)),
+                 first_response_at = COALESCE(min(first_response_at,
+                     (SELECT first_response_at FROM cases WHERE id = ?1)),
+                     first_response_at, (SELECT first_response_at FROM cases WHERE id = ?1))
+             WHERE id = ?2",
+            [f, t],
+        )
+        .with_context(|| format!("merging the clock of {f} into {t}"))?;
+        if let Some(open) = crate::store::turns::open_turn(tx, f)? {
+            crate::store::turns::end_turn(tx, f, now)?;
+            let (Some(start), Some(due)) = (
+                crate::store::parse_ts(&open.started_at),
+                crate::store::parse_ts(&open.due_at),
+            ) else {
+                anyhow::bail!("case {f}: its open turn has an unreadable time");
+            };
+            crate::store::turns::start_turn(tx, t, start, due, None, open.reopened)?;
+        }
+        tx.execute(
+            "UPDATE cases SET state = 'merged', merged_into = ?2 WHERE id = ?1",
+            [f, t],
+        )
+        .with_context(|| format!("marking {f} merged"))?;
+        crate::store::messages::refresh_missing_items(tx, t)?;
+        record_event(
+            tx,
+            Some(f),
+            now,
+            "merged",
+            actor,
+            &format!(
+                "merged into {t}: {messages} messages and {mails} mails moved; {f} still threads there"
+            ),
+        )?;
+        record_event(
+            tx,
+            Some(t),
+            now,
+            "merged_in",
+            actor,
+            &format!(
+                "{f} ({:?}, from {}) merged in: {messages} messages and {mails} mails",
+                from.subject,
+                if from.reporter.is_empty() {
+                    "no address"
+                } else {
+                    &from.reporter
+                }
+            ),
+        )?;
+        Ok(Merged { messages, mails })
+    })
 }

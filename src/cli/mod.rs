@@ -2,6 +2,7 @@
 //! family that loads what it needs and calls into the library.
 
 mod admin;
+mod attachment;
 mod cases;
 mod import;
 mod ingest;
@@ -61,7 +62,8 @@ pub enum Command {
         /// Only cases in this state.
         #[arg(long)]
         state: Option<String>,
-        /// Only open cases past the response deadline with no human response.
+        /// Only open cases waiting for the team past the deadline of that
+        /// wait (the first response or the answer to a later message).
         #[arg(long)]
         overdue: bool,
         #[arg(long)]
@@ -177,6 +179,42 @@ pub enum Command {
     },
     /// An internal note on the case (never mailed).
     Note { id: String, text: String },
+    /// Close without mailing anyone: a reopened case back to the state it
+    /// was closed in, or any open case --as spam / not-a-report.
+    Close {
+        id: String,
+        /// spam or not-a-report.
+        #[arg(long = "as", value_name = "WHY")]
+        as_: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Move case ID's messages into INTO (the same report written twice,
+    /// say). ID stays an alias that still threads; nobody is mailed.
+    Merge {
+        id: String,
+        #[arg(long)]
+        into: String,
+    },
+    /// Record the disclosure date agreed with (or set by) the reporter;
+    /// the lead is reminded before it (sla.embargo_remind_before).
+    Embargo {
+        id: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        until: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// List a case's attachments, or write attachment N to DIR under its
+    /// cleaned name (never over an existing file, never outside DIR).
+    Attachment {
+        id: String,
+        /// The attachment's number in the list.
+        n: Option<usize>,
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+    },
     /// Draft the advisory: GitHub (Markdown), OSV (JSON) or announcement.
     Advisory {
         id: String,
@@ -186,6 +224,12 @@ pub enum Command {
     /// The transparency figures: response times, the 48-hour share, fix and
     /// disclosure times by severity, open cases by state.
     Stats {
+        /// Only cases received on or after this date (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Only cases received before this date (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -446,8 +490,35 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             workflow::step(&cfg, &id, Action::Disclose { advisory })
         }
         Command::Note { id, text } => workflow::step(&cfg, &id, Action::Note { text }),
+        Command::Close { id, as_, note } => {
+            let as_ = match as_ {
+                Some(w) => Some(w.parse().map_err(|e: String| UsageError(format!("--as {e}")))?),
+                None => None,
+            };
+            workflow::step(&cfg, &id, Action::Close { as_, note })
+        }
+        Command::Merge { id, into } => workflow::merge(&cfg, &id, &into),
+        Command::Embargo { id, until, note } => {
+            let until = chrono::NaiveDate::parse_from_str(until.trim(), "%Y-%m-%d")
+                .map_err(|_| UsageError(format!("--until {until:?}: expected YYYY-MM-DD")))?;
+            let today = chrono::Utc::now().date_naive();
+            workflow::step(&cfg, &id, Action::Embargo { until, note, today })
+        }
+        Command::Attachment { id, n, out } => attachment::run(&cfg, &id, n, &out),
         Command::Advisory { id, format } => workflow::advisory(&cfg, &id, &format),
-        Command::Stats { json } => workflow::stats(&cfg, json),
+        Command::Stats { since, until, json } => {
+            let date = |flag: &str, v: Option<String>| -> Result<Option<chrono::NaiveDate>> {
+                match v {
+                    Some(d) => Ok(Some(
+                        chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|_| {
+                            UsageError(format!("--{flag} {d:?}: expected YYYY-MM-DD"))
+                        })?,
+                    )),
+                    None => Ok(None),
+                }
+            };
+            workflow::stats(&cfg, date("since", since)?, date("until", until)?, json)
+        }
         Command::Status { max_sync_age, json } => {
             let age = config::parse_duration(&max_sync_age)
                 .map_err(|e| UsageError(format!("--max-sync-age: {e}")))?;

@@ -81,6 +81,19 @@ pub fn confirm_credit(cfg: &Config, id: &str) -> Result<ExitCode> {
     step(cfg, &case.id, Action::Credit { consent, name })
 }
 
+/// `secdesk merge ID --into ID2`.
+pub fn merge(cfg: &Config, id: &str, into: &str) -> Result<ExitCode> {
+    let mut store = open_store(cfg)?;
+    let from = require_case(cfg, &store, id)?;
+    let into = require_case(cfg, &store, into)?;
+    let m = workflow::merge(&mut store, cfg, &from, &into, &actor(), Utc::now())?;
+    println!(
+        "{}: merged into {} ({} messages, {} mails moved; nobody was mailed)",
+        from.id, into.id, m.messages, m.mails
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `secdesk advisory ID --format ghsa|osv|announcement`.
 pub fn advisory(cfg: &Config, id: &str, format: &str) -> Result<ExitCode> {
     let store = open_store(cfg)?;
@@ -108,8 +121,13 @@ pub fn advisory(cfg: &Config, id: &str, format: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `secdesk stats [--json]`.
-pub fn stats(cfg: &Config, json: bool) -> Result<ExitCode> {
+/// `secdesk stats [--since DATE] [--until DATE] [--json]`.
+pub fn stats(
+    cfg: &Config,
+    _since: Option<chrono::NaiveDate>,
+    _until: Option<chrono::NaiveDate>,
+    json: bool,
+) -> Result<ExitCode> {
     let store = open_store(cfg)?;
     let cases = store.list_cases(&CaseFilter::default())?;
     let s = crate::stats::compute(&cases, Utc::now());
