@@ -1,15 +1,17 @@
 //! The transparency figures (`secdesk stats`): how fast reports are
-//! acknowledged and answered, how often the 48-hour promise is kept, how
-//! long fixes and disclosures take by severity. Pure: case rows and `now`
-//! in, figures out.
+//! acknowledged and answered, how often the 48-hour promise is kept (and
+//! the promise to answer each later message), how long fixes and
+//! disclosures take by severity, for all time or a period. Pure: case rows,
+//! turns and `now` in, figures out.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::store::cases::CaseRow;
 use crate::store::parse_ts;
+use crate::store::turns::Turn;
 
 /// Median and worst of a set of durations, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -38,23 +40,49 @@ impl Spread {
 /// All figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stats {
+    /// The period the figures cover (cases received in it), if limited.
+    pub since: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+    /// Reports: every case but history, silent closes and merged ones.
     pub cases: usize,
     /// History filed at the first start or by `secdesk import`: not in
     /// any figure below.
     pub imported: usize,
+    /// Closed silently (spam, not a report): counted here, in no figure
+    /// below.
+    pub closed_silently: usize,
     pub time_to_acknowledge: Spread,
     pub time_to_first_response: Spread,
     /// Cases whose window has closed or that were answered.
     pub window_decided: usize,
+    /// Answered by a person before the deadline, however the case was
+    /// closed later: closing an overdue case does not hide the breach.
     pub answered_within_window: usize,
     /// Of those, how many only on a team From line nobody verified
     /// (`team.trust_authentication_results` unset).
     pub answered_within_window_unverified: usize,
     /// `answered_within_window / window_decided`, if any.
     pub share_answered_within_window: Option<f64>,
+    /// The same for the answers to later messages (`sla.follow_up_window`).
+    pub follow_up: FollowUpFigures,
     pub time_to_fix_by_severity: BTreeMap<String, Spread>,
     pub time_to_disclosure_by_severity: BTreeMap<String, Spread>,
     pub open_by_state: BTreeMap<String, usize>,
+}
+
+/// The conversation after the first response, turn by turn.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FollowUpFigures {
+    /// Turns started in the period (a later message from outside the team).
+    pub turns: usize,
+    /// Of those, how many reopened a closed case.
+    pub reopened: usize,
+    pub time_to_answer: Spread,
+    /// Answered, or past their deadline (also when the case was closed
+    /// afterwards without an answer).
+    pub decided: usize,
+    pub answered_within_window: usize,
+    pub share_answered_within_window: Option<f64>,
 }
 
 fn secs(from: &str, to: Option<&str>) -> Option<f64> {
@@ -63,16 +91,48 @@ fn secs(from: &str, to: Option<&str>) -> Option<f64> {
     Some(((b - a).num_milliseconds() as f64 / 1000.0).max(0.0))
 }
 
-/// Computes the figures over `cases` at `now`. History (`imported`) is
-/// counted, and left out of every figure: it was never ours to answer.
-pub fn compute(all: &[CaseRow], now: DateTime<Utc>) -> Stats {
-    let imported = all.iter().filter(|c| c.state == "imported").count();
-    let cases: Vec<CaseRow> = all
+/// Whether `at` (an RFC 3339 time) falls in the period.
+fn in_period(at: &str, since: Option<NaiveDate>, until: Option<NaiveDate>) -> bool {
+    let Some(t) = parse_ts(at) else {
+        return since.is_none() && until.is_none();
+    };
+    let day = t.date_naive();
+    since.is_none_or(|s| day >= s) && until.is_none_or(|u| day < u)
+}
+
+/// Whether one wait for the team was decided by `now`, and kept: answered
+/// at or before its deadline. `None` while it may still be kept.
+fn kept(answered: Option<&str>, due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<bool> {
+    let answered = answered.and_then(parse_ts);
+    match (answered, due) {
+        (Some(a), Some(d)) => Some(a <= d),
+        (None, Some(d)) if d < now => Some(false),
+        _ => None,
+    }
+}
+
+/// Computes the figures over `all` cases and their `turns` at `now`, for
+/// the cases received in [`since`, `until`) (days, UTC). History
+/// (`imported`), silent closes and merged cases are counted apart and left
+/// out of every figure: they were never a report to answer, or their
+/// messages count under the case they were merged into.
+pub fn compute(
+    all: &[CaseRow],
+    turns: &[Turn],
+    now: DateTime<Utc>,
+    since: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+) -> Stats {
+    let period: Vec<&CaseRow> = all
         .iter()
-        .filter(|c| c.state != "imported")
-        .cloned()
+        .filter(|c| in_period(&c.received_at, since, until))
         .collect();
-    let cases = &cases[..];
+    let count = |state: &str| period.iter().filter(|c| c.state == state).count();
+    let cases: Vec<&CaseRow> = period
+        .iter()
+        .copied()
+        .filter(|c| !matches!(c.state.as_str(), "imported" | "closed" | "merged"))
+        .collect();
     let ack = cases
         .iter()
         .filter_map(|c| secs(&c.received_at, c.acknowledged_at.as_deref()))
@@ -84,26 +144,22 @@ pub fn compute(all: &[CaseRow], now: DateTime<Utc>) -> Stats {
     let mut decided = 0;
     let mut within = 0;
     let mut within_unverified = 0;
-    for c in cases {
-        let due = c.response_due();
-        let answered = c.first_response_at.as_deref().and_then(parse_ts);
-        match (answered, due) {
-            (Some(a), Some(d)) => {
+    for c in &cases {
+        match kept(c.first_response_at.as_deref(), c.response_due(), now) {
+            Some(true) => {
                 decided += 1;
-                if a <= d {
-                    within += 1;
-                    if c.first_response_unverified {
-                        within_unverified += 1;
-                    }
+                within += 1;
+                if c.first_response_unverified {
+                    within_unverified += 1;
                 }
             }
-            (None, Some(d)) if d < now && !c.is_closed() => decided += 1,
-            _ => {}
+            Some(false) => decided += 1,
+            None => {}
         }
     }
     let by_severity = |end: fn(&CaseRow) -> Option<&str>| {
         let mut m: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        for c in cases {
+        for c in &cases {
             if let Some(s) = secs(&c.received_at, end(c)) {
                 m.entry(c.severity.clone().unwrap_or_else(|| "unrated".into()))
                     .or_default()
@@ -117,17 +173,79 @@ pub fn compute(all: &[CaseRow], now: DateTime<Utc>) -> Stats {
         *open_by_state.entry(c.state.clone()).or_insert(0) += 1;
     }
     Stats {
+        since,
+        until,
         cases: cases.len(),
-        imported,
+        imported: count("imported"),
+        closed_silently: count("closed"),
         time_to_acknowledge: Spread::of(ack),
         time_to_first_response: Spread::of(first),
         window_decided: decided,
         answered_within_window: within,
         answered_within_window_unverified: within_unverified,
         share_answered_within_window: (decided > 0).then(|| within as f64 / decided as f64),
+        follow_up: follow_up(all, turns, now, since, until),
         time_to_fix_by_severity: by_severity(|c| c.released_at.as_deref()),
         time_to_disclosure_by_severity: by_severity(|c| c.disclosed_at.as_deref()),
         open_by_state,
+    }
+}
+
+/// The follow-up figures: turns started in the period, on cases that are
+/// reports (a turn on a case later closed as spam or merged away is not).
+fn follow_up(
+    all: &[CaseRow],
+    turns: &[Turn],
+    now: DateTime<Utc>,
+    since: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+) -> FollowUpFigures {
+    let excluded: std::collections::HashSet<&str> = all
+        .iter()
+        .filter(|c| matches!(c.state.as_str(), "closed" | "merged"))
+        .map(|c| c.id.as_str())
+        .collect();
+    let turns: Vec<&Turn> = turns
+        .iter()
+        .filter(|t| !excluded.contains(t.case_id.as_str()))
+        .filter(|t| in_period(&t.started_at, since, until))
+        .collect();
+    let mut decided = 0;
+    let mut within = 0;
+    for t in &turns {
+        let due = parse_ts(&t.due_at);
+        // Closed by the lead before its deadline, without an answer: the
+        // lead decided there was nothing to say; not a breach, not kept.
+        let ended_in_time = t.answered_at.is_none()
+            && t.ended_at
+                .as_deref()
+                .and_then(parse_ts)
+                .zip(due)
+                .is_some_and(|(e, d)| e <= d);
+        if ended_in_time {
+            continue;
+        }
+        match kept(t.answered_at.as_deref(), due, now) {
+            Some(true) => {
+                decided += 1;
+                within += 1;
+            }
+            Some(false) => decided += 1,
+            None => {}
+        }
+    }
+    FollowUpFigures {
+        turns: turns.len(),
+        reopened: turns.iter().filter(|t| t.reopened).count(),
+        time_to_answer: Spread::of(
+            turns
+                .iter()
+                .filter_map(|t| secs(&t.started_at, t.answered_at.as_deref()))
+                .collect(),
+        ),
+        decided,
+        answered_within_window: within,
+        share_answered_within_window: (decided > 0).then(|| within as f64 / decided as f64),
     }
 }
 
@@ -186,7 +304,7 @@ mod tests {
             case("C", "low", Some("2026-11-01T00:00:02.000Z"), None, None),
         ];
         let now = Utc.with_ymd_and_hms(2026, 11, 10, 0, 0, 0).unwrap();
-        let s = compute(&cases, now);
+        let s = compute(&cases, &[], now, None, None);
         assert_eq!(s.time_to_acknowledge.median_s, Some(2.0));
         assert_eq!(s.time_to_acknowledge.worst_s, Some(3.0));
         assert_eq!(s.time_to_first_response.count, 2);
@@ -196,9 +314,72 @@ mod tests {
         assert_eq!(s.open_by_state["acknowledged"], 3);
     }
 
+    fn turn(case: &str, n: i64, due: &str, answered: Option<&str>, ended: Option<&str>) -> Turn {
+        Turn {
+            case_id: case.into(),
+            turn: n,
+            started_at: "2026-11-05T00:00:00.000Z".into(),
+            due_at: due.into(),
+            reopened: n == 2,
+            answered_at: answered.map(String::from),
+            answered_unverified: false,
+            ended_at: ended.map(String::from),
+        }
+    }
+
+    #[test]
+    fn closing_an_overdue_case_does_not_hide_the_breach() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 10, 0, 0, 0).unwrap();
+        let mut escalated = case("A", "low", None, None, None);
+        // Escalated, then rejected without a reply before the notice.
+        escalated.state = "invalid".into();
+        escalated.first_response_at = Some("2026-11-05T00:00:00.000Z".into());
+        let mut answered = case("B", "low", None, Some("2026-11-02T00:00:00.000Z"), None);
+        answered.state = "invalid".into();
+        let mut spam = case("C", "low", None, None, None);
+        spam.state = "closed".into();
+        let s = compute(&[escalated, answered, spam], &[], now, None, None);
+        assert_eq!((s.answered_within_window, s.window_decided), (1, 2));
+        assert_eq!((s.cases, s.closed_silently), (2, 1));
+    }
+
+    #[test]
+    fn follow_up_turns_have_their_own_figures() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 10, 0, 0, 0).unwrap();
+        let due = "2026-11-08T00:00:00.000Z";
+        let turns = [
+            turn("A", 1, due, Some("2026-11-06T00:00:00.000Z"), None),
+            turn("A", 2, due, None, Some("2026-11-09T00:00:00.000Z")),
+            turn("B", 1, due, None, Some("2026-11-07T00:00:00.000Z")),
+            turn("C", 1, "2026-11-12T00:00:00.000Z", None, None),
+        ];
+        let cases = [case("A", "low", None, None, None)];
+        let f = compute(&cases, &turns, now, None, None).follow_up;
+        assert_eq!(f.turns, 4);
+        assert_eq!(f.reopened, 1);
+        // A kept, A's second closed late (a breach), B closed in time (not
+        // decided), C still open.
+        assert_eq!((f.answered_within_window, f.decided), (1, 2));
+        assert_eq!(f.time_to_answer.median_s, Some(86400.0));
+    }
+
+    #[test]
+    fn a_period_is_the_cases_received_in_it() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 10, 0, 0, 0).unwrap();
+        let mut old = case("A", "low", None, None, None);
+        old.received_at = "2025-12-31T23:59:59.000Z".into();
+        let new = case("B", "low", None, None, None);
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+        let s = compute(&[old.clone(), new.clone()], &[], now, d(2026, 1, 1), None);
+        assert_eq!(s.cases, 1);
+        let s = compute(&[old, new], &[], now, None, d(2026, 1, 1));
+        assert_eq!(s.cases, 1);
+        assert_eq!(s.since, None);
+    }
+
     #[test]
     fn empty_log() {
-        let s = compute(&[], Utc::now());
+        let s = compute(&[], &[], Utc::now(), None, None);
         assert_eq!(s.share_answered_within_window, None);
         assert_eq!(human(s.time_to_acknowledge.median_s), "-");
     }

@@ -124,60 +124,110 @@ pub fn advisory(cfg: &Config, id: &str, format: &str) -> Result<ExitCode> {
 /// `secdesk stats [--since DATE] [--until DATE] [--json]`.
 pub fn stats(
     cfg: &Config,
-    _since: Option<chrono::NaiveDate>,
-    _until: Option<chrono::NaiveDate>,
+    since: Option<chrono::NaiveDate>,
+    until: Option<chrono::NaiveDate>,
     json: bool,
 ) -> Result<ExitCode> {
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            return Err(UsageError(format!("--since {s} is not before --until {u}")).into());
+        }
+    }
     let store = open_store(cfg)?;
     let cases = store.list_cases(&CaseFilter::default())?;
-    let s = crate::stats::compute(&cases, Utc::now());
+    let turns = store.all_turns()?;
+    let s = crate::stats::compute(&cases, &turns, Utc::now(), since, until);
     if json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(ExitCode::SUCCESS);
     }
+    print!("{}", stats_text(&s));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The figures as a lead or a transparency report reads them.
+fn stats_text(s: &crate::stats::Stats) -> String {
     use crate::stats::human;
-    println!(
-        "cases: {}{}",
+    use std::fmt::Write;
+    let mut o = String::new();
+    let share = |share: Option<f64>, within: usize, decided: usize| match share {
+        Some(p) => format!("{:.0}% ({within} of {decided})", p * 100.0),
+        None => "- (no window has closed yet)".into(),
+    };
+    let period = match (s.since, s.until) {
+        (None, None) => String::new(),
+        (Some(a), None) => format!(" received since {a}"),
+        (None, Some(b)) => format!(" received before {b}"),
+        (Some(a), Some(b)) => format!(" received from {a} to before {b}"),
+    };
+    let mut apart = Vec::new();
+    if s.imported > 0 {
+        apart.push(format!("{} imported as history", s.imported));
+    }
+    if s.closed_silently > 0 {
+        apart.push(format!(
+            "{} closed silently as spam or not a report",
+            s.closed_silently
+        ));
+    }
+    let _ = writeln!(
+        o,
+        "cases{period}: {}{}",
         s.cases,
-        match s.imported {
-            0 => String::new(),
-            n => format!(" (and {n} imported as history, in no figure below)"),
+        if apart.is_empty() {
+            String::new()
+        } else {
+            format!(" (and {}, in no figure below)", apart.join(" and "))
         }
     );
-    println!(
+    let _ = writeln!(
+        o,
         "time to acknowledge:    median {}, worst {} ({} cases)",
         human(s.time_to_acknowledge.median_s),
         human(s.time_to_acknowledge.worst_s),
         s.time_to_acknowledge.count
     );
-    println!(
+    let _ = writeln!(
+        o,
         "time to first response: median {}, worst {} ({} cases)",
         human(s.time_to_first_response.median_s),
         human(s.time_to_first_response.worst_s),
         s.time_to_first_response.count
     );
-    match s.share_answered_within_window {
-        Some(share) => println!(
-            "answered within the window: {:.0}% ({} of {}){}",
-            share * 100.0,
+    let _ = writeln!(
+        o,
+        "answered within the window: {}{}",
+        share(
+            s.share_answered_within_window,
             s.answered_within_window,
-            s.window_decided,
-            match s.answered_within_window_unverified {
-                0 => String::new(),
-                n => format!("; {n} of them only on unverified team mail"),
-            }
+            s.window_decided
         ),
-        None => println!("answered within the window: - (no window has closed yet)"),
+        match s.answered_within_window_unverified {
+            0 => String::new(),
+            n => format!("; {n} of them only on unverified team mail"),
+        }
+    );
+    let f = &s.follow_up;
+    if f.turns > 0 {
+        let _ = writeln!(
+            o,
+            "later messages answered within the follow-up window: {} ({} turns, {} reopening a closed case; median answer {})",
+            share(f.share_answered_within_window, f.answered_within_window, f.decided),
+            f.turns,
+            f.reopened,
+            human(f.time_to_answer.median_s)
+        );
     }
     for (title, m) in [
         ("time to fix", &s.time_to_fix_by_severity),
         ("time to disclosure", &s.time_to_disclosure_by_severity),
     ] {
         if m.is_empty() {
-            println!("{title}: -");
+            let _ = writeln!(o, "{title}: -");
         }
         for (sev, sp) in m {
-            println!(
+            let _ = writeln!(
+                o,
                 "{title} ({sev}): median {}, worst {} ({} cases)",
                 human(sp.median_s),
                 human(sp.worst_s),
@@ -190,7 +240,8 @@ pub fn stats(
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    println!(
+    let _ = writeln!(
+        o,
         "open cases by state: {}",
         if open.is_empty() {
             "none".into()
@@ -198,5 +249,5 @@ pub fn stats(
             open.join(", ")
         }
     );
-    Ok(ExitCode::SUCCESS)
+    o
 }

@@ -135,3 +135,15 @@ fn turn_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Turn> {
         ended_at: r.get(7)?,
     })
 }
+
+impl super::Store {
+    /// Every turn, for the figures.
+    pub fn all_turns(&self) -> Result<Vec<Turn>> {
+        all_turns(self.conn())
+    }
+
+    /// A case's turns, oldest first.
+    pub fn case_turns(&self, case: &str) -> Result<Vec<Turn>> {
+        case_turns(self.conn(), case)
+    }
+}
