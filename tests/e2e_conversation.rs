@@ -41,9 +41,10 @@ scan = "* * * * * *"
 
 /// Sends a report from `reporter`, waits for its ack; (case id, Message-ID).
 fn report_and_ack(d: &Desk, reporter: &str, subject: &str) -> (String, String) {
+    let before = mailbox(stack(), reporter, "INBOX").len();
     let (mid, raw) = report(reporter, &d.inbox, subject, "version 1.0 details");
     send(stack(), reporter, &[&d.inbox], &raw);
-    let acks = wait_inbox(stack(), reporter, 1, WAIT);
+    let acks = wait_inbox(stack(), reporter, before + 1, WAIT);
     let id = subject_tag(&subject_of_last(&acks));
     (id, mid)
 }
