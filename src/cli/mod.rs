@@ -8,6 +8,7 @@ mod import;
 mod ingest;
 mod ops;
 mod respond;
+mod show;
 mod workflow;
 
 use std::path::PathBuf;
@@ -412,7 +413,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             };
             cases::list(&open_store(&cfg)?, state, overdue, json)
         }
-        Command::Show { id, json } => cases::show(&cfg, &open_store(&cfg)?, &id, json),
+        Command::Show { id, json } => show::show(&cfg, &open_store(&cfg)?, &id, json),
         Command::Reply { id, file } => respond::reply(&cfg, &id, file.as_deref()),
         Command::Responded { id, note } => respond::responded(&cfg, &id, &note),
         Command::Assign { id, address } => respond::assign(&cfg, &id, &address),

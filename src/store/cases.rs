@@ -509,3 +509,105 @@ pub fn thread_ids(
         last_from_reporter,
     ))
 }
+
+/// One attachment of a case, numbered as `secdesk show` and `secdesk
+/// attachment` number them: 1, 2, … over the whole case, in message order.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseAttachment {
+    pub n: usize,
+    /// The message's own date when it has one, else when it was received
+    /// (as `show` dates it).
+    pub message_date: String,
+    pub from: String,
+    /// For display only: the sender chose it. Never a path as it is.
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    /// The blob's name under `data_dir/attachments/`.
+    pub sha256: String,
+}
+
+/// One event of a case's audit trail, with the case it was recorded under
+/// (a case merged into this one keeps its own events: the trail is
+/// append-only).
+#[derive(Debug, Clone, Serialize)]
+pub struct TrailEvent {
+    pub case: String,
+    pub at: String,
+    pub kind: String,
+    pub actor: String,
+    pub detail: String,
+}
+
+impl Store {
+    /// Case `id`'s attachments, numbered from 1. The order is that of
+    /// [`Store::case_messages`] (messages by receipt, then by row; outbound
+    /// mail has no attachments), each message's attachments in the order
+    /// they were recorded, so a number means the same file in both.
+    pub fn case_attachments(&self, id: &str) -> Result<Vec<CaseAttachment>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT COALESCE(m.date, m.received_at), m.from_address, a.display_name,
+                        a.content_type, a.size, a.sha256
+                 FROM attachments a JOIN messages m ON m.id = a.message_row
+                 WHERE m.case_id = ?1
+                 ORDER BY m.received_at, m.id, a.id",
+            )
+            .context("reading attachments")?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok(CaseAttachment {
+                    n: 0,
+                    message_date: r.get(0)?,
+                    from: r.get(1)?,
+                    name: r.get(2)?,
+                    content_type: r.get(3)?,
+                    size: r.get(4)?,
+                    sha256: r.get(5)?,
+                })
+            })
+            .with_context(|| format!("reading the attachments of {id}"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .with_context(|| format!("reading the attachments of {id}"))?;
+        Ok(rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| CaseAttachment { n: i + 1, ..a })
+            .collect())
+    }
+
+    /// Case `id`'s audit trail, oldest first: its own events and those of
+    /// every case merged into it, directly or through another merged case.
+    pub fn case_trail(&self, id: &str) -> Result<Vec<TrailEvent>> {
+        // UNION (not UNION ALL) stops at a case already visited, so even a
+        // doctored cycle of merged_into ends.
+        let mut stmt = self
+            .conn
+            .prepare(
+                "WITH RECURSIVE merged(id) AS (
+                     SELECT ?1
+                     UNION
+                     SELECT c.id FROM cases c JOIN merged ON c.merged_into = merged.id
+                 )
+                 SELECT case_id, at, kind, actor, detail FROM events
+                 WHERE case_id IN (SELECT id FROM merged)
+                 ORDER BY id",
+            )
+            .context("reading events")?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok(TrailEvent {
+                    case: r.get(0)?,
+                    at: r.get(1)?,
+                    kind: r.get(2)?,
+                    actor: r.get(3)?,
+                    detail: r.get(4)?,
+                })
+            })
+            .with_context(|| format!("reading the audit trail of {id}"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .with_context(|| format!("reading the audit trail of {id}"))?;
+        Ok(rows)
+    }
+}
