@@ -9,6 +9,17 @@ fn main() -> ExitCode {
     // Before anything allocates much: what bounds memory (src/memory.rs).
     secdesk::memory::fix_malloc_thresholds();
     let cli = secdesk::cli::Cli::parse();
+    if !matches!(cli.command, secdesk::cli::Command::Run) {
+        // A case command piped into `head` ends quietly when the reader
+        // goes, as a Unix tool does; the daemon keeps Rust's default
+        // (SIGPIPE ignored), so a peer closing a socket is an error, not
+        // a death.
+        // SAFETY: restoring a signal's default disposition at start, before
+        // any thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match secdesk::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -418,3 +418,25 @@ Message-ID: <bomb-cli@reporter.example>\r\n"
     assert_eq!(m["sha256"], sha.as_str());
     assert_eq!(m["size"], raw.len() as u64);
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let e = env();
+    json(&secdesk(
+        &e,
+        &["ingest", &sample("01-report-complete.eml"), "--json"],
+    ));
+    // `secdesk show ID | head`: the reader is gone before the first write.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_secdesk"))
+        .arg("--config")
+        .arg(&e.config)
+        .args(["show", "SEC-2026-0001"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -67,7 +67,7 @@ fn history_is_imported_never_answered_and_left_out_of_the_figures() {
     ));
     assert_eq!(f.count("SELECT COUNT(*) FROM outbox WHERE kind = 'ack'"), 1);
     let cases = f.store.list_cases(&CaseFilter::default()).unwrap();
-    let s = secdesk::stats::compute(&cases, f.now + Duration::days(3));
+    let s = secdesk::stats::compute(&cases, &[], f.now + Duration::days(3), None, None);
     assert_eq!((s.cases, s.imported), (1, 1));
     assert_eq!(s.window_decided, 1, "history is in no 48-hour figure");
 }

@@ -160,7 +160,7 @@ fn team_responses_without_a_trust_check_are_marked_unverified() {
     assert!(c.first_response_unverified);
     assert!(has_event(&f, "SEC-2026-0001", "team_mail_unverified"));
     let cases = f.store.list_cases(&CaseFilter::default()).unwrap();
-    let s = secdesk::stats::compute(&cases, f.now + Duration::days(3));
+    let s = secdesk::stats::compute(&cases, &[], f.now + Duration::days(3), None, None);
     assert_eq!(
         (
             s.answered_within_window,

@@ -493,7 +493,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Note { id, text } => workflow::step(&cfg, &id, Action::Note { text }),
         Command::Close { id, as_, note } => {
             let as_ = match as_ {
-                Some(w) => Some(w.parse().map_err(|e: String| UsageError(format!("--as {e}")))?),
+                Some(w) => Some(
+                    w.parse()
+                        .map_err(|e: String| UsageError(format!("--as {e}")))?,
+                ),
                 None => None,
             };
             workflow::step(&cfg, &id, Action::Close { as_, note })

@@ -82,10 +82,15 @@ pub fn status(conn: &Connection) -> Result<Status> {
     let next_deadline = conn
         .query_row(
             &format!(
-                "SELECT id, response_due_at FROM cases
-                 WHERE first_response_at IS NULL AND state NOT IN ({})
-                 ORDER BY response_due_at LIMIT 1",
-                super::cases::closed_states_sql()
+                "SELECT id, due FROM (
+                     SELECT id, response_due_at AS due FROM cases
+                     WHERE first_response_at IS NULL AND state NOT IN ({closed})
+                     UNION ALL
+                     SELECT c.id, t.due_at FROM turns t JOIN cases c ON c.id = t.case_id
+                     WHERE t.answered_at IS NULL AND t.ended_at IS NULL
+                       AND c.state NOT IN ({closed}))
+                 ORDER BY due LIMIT 1",
+                closed = super::cases::closed_states_sql()
             ),
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
