@@ -176,6 +176,23 @@ impl FromStr for State {
     }
 }
 
+/// A case to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCase {
+    pub id: CaseId,
+    /// `new`, or `imported` for history.
+    pub state: State,
+    /// Received longer ago than the response window when first seen: its
+    /// window runs from now, and the lead is told at once.
+    pub late: bool,
+    pub reporter_address: String,
+    pub reporter_name: String,
+    pub subject: String,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+    pub response_due_at: chrono::DateTime<chrono::Utc>,
+    pub missing: Vec<report::ReportItem>,
+}
+
 /// An illegal step, with the words a lead needs to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("case {case} is {from}; it cannot become {to}{hint}")]

@@ -5,12 +5,15 @@
 
 use anyhow::Result;
 
-use super::plan::{Inputs, NewCase};
-use crate::config::LimitsConfig;
+use std::time::Duration;
+
+use crate::case::NewCase;
+use crate::config::{LimitsConfig, ProjectConfig};
 use crate::mail::compose::{
     ack_context, new_message_id, reply_subject, OutKind, OutgoingMail, ProjectView,
 };
 use crate::mail::parse::Incoming;
+use crate::templates::Templates;
 
 /// Acknowledgements released in the last hour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,21 +81,29 @@ pub enum AckDecision {
 }
 
 /// The acknowledgement of a new case: threaded to the report, from the
-/// `ack` template, quoting only the case tag and the capped subject.
-pub(super) fn ack_mail(m: &Incoming, c: &NewCase, i: &Inputs<'_>) -> Result<OutgoingMail> {
+/// `ack` template, quoting only the case tag and the capped subject; its
+/// Message-ID carries the random `token`.
+pub(super) fn ack_mail(
+    m: &Incoming,
+    c: &NewCase,
+    project: &ProjectConfig,
+    templates: &Templates,
+    response_window: Duration,
+    token: &str,
+) -> Result<OutgoingMail> {
     let ctx = ack_context(
-        ProjectView::from_config(i.project),
+        ProjectView::from_config(project),
         &c.id,
         &c.subject,
         &c.reporter_address,
         c.received_at,
         c.response_due_at,
         &c.missing,
-        i.response_window,
+        response_window,
     );
     // A late report's ack says when it arrived and that we are late.
     let template = if c.late { "ack-late" } else { "ack" };
-    let body = i.templates.render_prose(template, &ctx)?;
+    let body = templates.render_prose(template, &ctx)?;
     let mut references = m.references.clone();
     references.extend(m.message_id.iter().cloned());
     Ok(OutgoingMail {
@@ -101,7 +112,7 @@ pub(super) fn ack_mail(m: &Incoming, c: &NewCase, i: &Inputs<'_>) -> Result<Outg
         to: vec![c.reporter_address.clone()],
         subject: reply_subject(&c.id, &c.subject),
         body,
-        message_id: new_message_id(Some(&c.id), OutKind::Ack, i.token, i.project.domain()),
+        message_id: new_message_id(Some(&c.id), OutKind::Ack, token, project.domain()),
         in_reply_to: m.message_id.clone(),
         references,
         dedup_key: format!("ack:{}", c.id),

@@ -18,7 +18,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::case::assess::{parse_credit, Credit};
-use crate::case::report::{missing_items, ReportItem};
+use crate::case::report::missing_items;
 use crate::case::{sla, CaseId, State};
 use crate::config::{LimitsConfig, ProjectConfig};
 use crate::mail::classify::{Classification, NoReply};
@@ -27,6 +27,7 @@ use crate::mail::parse::Incoming;
 
 use super::ack::ack_mail;
 pub use super::ack::{rate_keys, AckCounts, AckDecision};
+pub use crate::case::NewCase;
 use crate::templates::Templates;
 
 /// The outcome `secdesk ingest --json` reports.
@@ -91,23 +92,6 @@ pub enum CreditChange {
     /// Filed as an unconfirmed request for the lead, and why it is not
     /// applied.
     Request { credit: Credit, why: String },
-}
-
-/// A case to open.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewCase {
-    pub id: CaseId,
-    /// `new`, or `imported` for history.
-    pub state: State,
-    /// Received longer ago than the response window when first seen: its
-    /// window runs from now, and the lead is told at once.
-    pub late: bool,
-    pub reporter_address: String,
-    pub reporter_name: String,
-    pub subject: String,
-    pub received_at: DateTime<Utc>,
-    pub response_due_at: DateTime<Utc>,
-    pub missing: Vec<ReportItem>,
 }
 
 /// An event to append to the case's audit trail.
@@ -429,7 +413,17 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
         Classification::NoReply(r) => {
             AckDecision::Suppressed(format!("not answered: {}", r.as_str()))
         }
-        Classification::Answerable => match (ack_mail(m, &new_case, i), i.counts.over(i.limits)) {
+        Classification::Answerable => match (
+            ack_mail(
+                m,
+                &new_case,
+                i.project,
+                i.templates,
+                i.response_window,
+                i.token,
+            ),
+            i.counts.over(i.limits),
+        ) {
             (Err(e), _) => AckDecision::Failed(format!("{e:#}")),
             (Ok(mail), Some(why)) => AckDecision::Hold(Box::new(mail), why),
             (Ok(mail), None) => AckDecision::Queue(Box::new(mail)),

@@ -83,6 +83,30 @@ pub fn clean_message_id(s: &str) -> Option<String> {
     Some(id.to_string())
 }
 
+/// A mailbox: an address (lower-cased, validated) and an optional display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub address: String,
+    pub name: Option<String>,
+}
+
+/// One mailbox from a header value: `Name <a@b>`, `<a@b>` or `a@b`. Only
+/// a plain `local@domain` address counts ([`clean_address`]); a list of
+/// several, a group or a route gives nothing.
+pub fn parse_mailbox(value: &str) -> Option<Mailbox> {
+    let raw = format!("From: {}\r\n\r\n", super::text::clean_line(value, 1000));
+    let msg = mail_parser::MessageParser::default().parse_headers(raw.as_bytes())?;
+    let list = msg.from()?.as_list()?;
+    let [a] = list else { return None };
+    Some(Mailbox {
+        address: clean_address(a.address()?)?,
+        name: a
+            .name()
+            .map(|n| super::text::clean_line(n, 200))
+            .filter(|n| !n.is_empty()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +165,19 @@ mod tests {
             Some("jane.doe+sec@example.net")
         );
         assert!(clean_address("jos\u{e9}@\u{e9}xample.es").is_some());
+    }
+
+    #[test]
+    fn mailboxes_from_header_values() {
+        assert_eq!(
+            parse_mailbox("Jane <Jane@Reporter.example>")
+                .unwrap()
+                .address,
+            "jane@reporter.example"
+        );
+        assert_eq!(parse_mailbox("jane@reporter.example").unwrap().name, None);
+        assert_eq!(parse_mailbox("a@x.example, b@y.example"), None);
+        assert_eq!(parse_mailbox("<@evil.example:victim@v.example>"), None);
+        assert_eq!(parse_mailbox("not an address"), None);
     }
 }

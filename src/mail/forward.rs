@@ -6,8 +6,8 @@
 //! `message/rfc822`. The case belongs to the original sender, its text is
 //! the forwarded message, and nobody is acknowledged automatically. Pure.
 
+use super::address::parse_mailbox;
 use super::parse::{Incoming, Mailbox};
-use super::relay::parse_mailbox;
 use super::text::clean_line;
 
 /// The forwarded report.

@@ -10,6 +10,7 @@ pub mod forward;
 pub mod headers;
 /// HTML bodies as text that keeps the mail's layout (html2text, bounded).
 pub mod html;
+pub mod list_headers;
 pub mod parse;
 pub mod relay;
 pub mod text;

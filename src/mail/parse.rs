@@ -12,7 +12,7 @@ use mail_parser::{Addr, Address, HeaderValue, MessageParser, MimeHeaders};
 
 use super::address::{clean_address, clean_message_id};
 use super::headers::{self, HeaderProblem, RawHeaders};
-use super::relay::{relay_headers, RelayHeaders};
+use super::list_headers::{relay_headers, RelayHeaders};
 use super::text::{clean_body, clean_line, display_file_name};
 use sha2::{Digest, Sha256};
 
@@ -25,12 +25,7 @@ pub const MAX_REFERENCES: usize = 100;
 /// Most recipients recorded.
 pub const MAX_RECIPIENTS: usize = 50;
 
-/// A mailbox: an address (lower-cased, validated) and an optional display name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mailbox {
-    pub address: String,
-    pub name: Option<String>,
-}
+pub use super::address::Mailbox;
 
 /// Header facts that decide whether a message may be answered (RFC 3834 and
 /// the conventions of real auto-responders).

@@ -10,57 +10,9 @@
 //! lists keeps the rule for lists. These headers are the sender's to write,
 //! as From is: they give no more authority than From does.
 
-use super::address::clean_address;
-use super::headers::RawHeaders;
-use super::parse::{Incoming, Mailbox};
-use super::text::clean_line;
-
-/// The headers a relay sets, as written.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RelayHeaders {
-    /// The id inside `List-Id`'s angle brackets, lower-case.
-    pub list_id: Option<String>,
-    /// `List-Post`, lower-case.
-    pub list_post: Option<String>,
-    pub reply_to: Option<Mailbox>,
-    pub original_from: Option<Mailbox>,
-    pub original_sender: Option<Mailbox>,
-}
-
-/// Reads the relay's headers from fields of exactly their names.
-pub fn relay_headers(block: &RawHeaders<'_>) -> RelayHeaders {
-    let first = |name: &str| block.values(name).next();
-    RelayHeaders {
-        list_id: first("List-Id").and_then(|v| {
-            let id = match (v.rfind('<'), v.rfind('>')) {
-                (Some(a), Some(b)) if a < b => v.get(a + 1..b).unwrap_or(""),
-                _ => v.as_str(),
-            };
-            Some(clean_line(id, 200).to_ascii_lowercase()).filter(|s| !s.is_empty())
-        }),
-        list_post: first("List-Post").map(|v| clean_line(&v, 300).to_ascii_lowercase()),
-        reply_to: first("Reply-To").and_then(|v| parse_mailbox(&v)),
-        original_from: first("X-Original-From").and_then(|v| parse_mailbox(&v)),
-        original_sender: first("X-Original-Sender").and_then(|v| parse_mailbox(&v)),
-    }
-}
-
-/// One mailbox from a header value: `Name <a@b>`, `<a@b>` or `a@b`. Only
-/// a plain `local@domain` address counts ([`clean_address`]); a list of
-/// several, a group or a route gives nothing.
-pub fn parse_mailbox(value: &str) -> Option<Mailbox> {
-    let raw = format!("From: {}\r\n\r\n", clean_line(value, 1000));
-    let msg = mail_parser::MessageParser::default().parse_headers(raw.as_bytes())?;
-    let list = msg.from()?.as_list()?;
-    let [a] = list else { return None };
-    Some(Mailbox {
-        address: clean_address(a.address()?)?,
-        name: a
-            .name()
-            .map(|n| clean_line(n, 200))
-            .filter(|n| !n.is_empty()),
-    })
-}
+use super::address::Mailbox;
+use super::list_headers::RelayHeaders;
+use super::parse::Incoming;
 
 /// Whether `m` came through our own relay.
 pub fn via_our_relay(m: &Incoming, security_address: &str, relay_list_ids: &[String]) -> bool {
@@ -242,19 +194,5 @@ mod tests {
         );
         assert_eq!(note, None);
         assert!(m.auto.list_id);
-    }
-
-    #[test]
-    fn mailboxes_from_header_values() {
-        assert_eq!(
-            parse_mailbox("Jane <Jane@Reporter.example>")
-                .unwrap()
-                .address,
-            "jane@reporter.example"
-        );
-        assert_eq!(parse_mailbox("jane@reporter.example").unwrap().name, None);
-        assert_eq!(parse_mailbox("a@x.example, b@y.example"), None);
-        assert_eq!(parse_mailbox("<@evil.example:victim@v.example>"), None);
-        assert_eq!(parse_mailbox("not an address"), None);
     }
 }

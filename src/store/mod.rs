@@ -16,6 +16,7 @@
 
 pub mod backup;
 pub mod blobs;
+pub mod case_views;
 pub mod cases;
 pub mod daemon_state;
 pub mod mailboxes;
