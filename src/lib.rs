@@ -53,6 +53,8 @@ pub mod outbox;
 pub mod reminders;
 
 pub mod advisory;
+pub mod ecosystem;
+pub mod github;
 pub mod markdown;
 pub mod stats;
 

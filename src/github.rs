@@ -1,0 +1,1 @@
+//! GitHub repository security advisories over HTTPS (issue 14; being written).
