@@ -36,9 +36,25 @@ fn sams_report(f: &mut Fixture, mid: &str, subject: &str) -> String {
     f.ingest(&raw).case.unwrap()
 }
 
-/// Sam writes again on case `id` (by its tag).
+/// Sam writes again on case `id`, answering the last mail we sent him
+/// (as a mail client's Reply does).
 fn sam_writes(f: &mut Fixture, id: &str, mid: &str, body: &str) -> Outcome {
-    let raw = report(SAM, mid, &format!("Re: [{id}] more"), "", body);
+    let ours = f.text(&format!(
+        "SELECT COALESCE((SELECT message_id FROM outbox WHERE case_id = '{id}' \
+         ORDER BY id DESC LIMIT 1), '')"
+    ));
+    let reply = if ours.is_empty() {
+        String::new()
+    } else {
+        format!("In-Reply-To: <{ours}>\r\n")
+    };
+    let raw = report(SAM, mid, &format!("Re: [{id}] more"), &reply, body);
+    f.ingest(&raw).outcome
+}
+
+/// Someone writes on case `id` by typing its tag.
+fn tagged(f: &mut Fixture, from: &str, id: &str, mid: &str, body: &str) -> Outcome {
+    let raw = report(from, mid, &format!("Re: [{id}] more"), "", body);
     f.ingest(&raw).outcome
 }
 
@@ -147,6 +163,56 @@ fn details_sent_later_count_towards_the_report() {
     assert!(!case(&f, &id)
         .missing_items
         .contains(&"steps_to_reproduce".to_string()));
+}
+
+/// Issue 13 review, finding 2: a case tag is anyone's to type. A stranger
+/// using it is filed on the case and changes nothing; the reporter using
+/// it without answering any of the case's mail reopens nothing.
+#[test]
+fn a_case_tag_gives_no_one_a_say() {
+    let mut f = fixture();
+    let id = sams_report(&mut f, "t1@reporter.example", "Data leak in export");
+    lead_replies(&mut f, &id);
+    // A stranger: filed, no turn, and the report still lacks its steps.
+    tagged(
+        &mut f,
+        "mallory@evil.example",
+        &id,
+        "t2@evil.example",
+        "Steps to reproduce:\n1. trust me\n",
+    );
+    assert_eq!(open_turns(&f, &id), 0);
+    assert!(f
+        .events(&id)
+        .iter()
+        .any(|(k, d)| k == "not_from_reporter" && d.contains("mallory@evil.example")));
+    // Sam writing afterwards recomputes the report from his own words only.
+    sam_writes(&mut f, &id, "t3@reporter.example", "Any news?");
+    assert!(case(&f, &id)
+        .missing_items
+        .contains(&"steps_to_reproduce".to_string()));
+    // Closed cases: neither the stranger nor Sam's bare tag reopens.
+    step(
+        &mut f,
+        &id,
+        Action::Reject {
+            reason: "works as designed".into(),
+        },
+    )
+    .unwrap();
+    tagged(
+        &mut f,
+        "mallory@evil.example",
+        &id,
+        "t4@evil.example",
+        "reopen",
+    );
+    tagged(&mut f, SAM, &id, "t5@reporter.example", "reopen");
+    assert_eq!(case(&f, &id).state, "invalid");
+    assert_eq!(open_turns(&f, &id), 0);
+    // Answering the notice does.
+    sam_writes(&mut f, &id, "t6@reporter.example", "I disagree");
+    assert_eq!(case(&f, &id).state, "reopened");
 }
 
 #[test]

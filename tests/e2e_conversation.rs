@@ -61,9 +61,16 @@ fn subject_tag(s: &str) -> String {
 }
 
 /// A message in the case's thread from `from`.
-fn write(d: &Desk, from: &str, id: &str, in_reply_to: &str, body: &str) {
+/// `from` writes on case `id`, to the inbox and (a team member answering)
+/// Cc the reporter `cc`, as a mail client's Reply All does.
+fn write(d: &Desk, from: &str, cc: &str, id: &str, in_reply_to: &str, body: &str) {
+    let cc = if cc.is_empty() {
+        String::new()
+    } else {
+        format!("Cc: <{cc}>\r\n")
+    };
     let raw = format!(
-        "From: <{from}>\r\nTo: {inbox}\r\nSubject: Re: [{id}] the report\r\n\
+        "From: <{from}>\r\nTo: {inbox}\r\n{cc}Subject: Re: [{id}] the report\r\n\
          Message-ID: <{t}@thread.example>\r\nIn-Reply-To: <{in_reply_to}>\r\n\r\n{body}\r\n",
         inbox = d.inbox,
         t = rand_token()
@@ -88,12 +95,12 @@ fn a_later_message_is_reminded_and_escalated_once_and_a_team_reply_ends_it() {
     );
     let (id, mid) = report_and_ack(&d, rep, "a vulnerability");
     // The team answers at once: no first-response reminder.
-    write(&d, dev, &id, &mid, "We can reproduce it.");
+    write(&d, dev, rep, &id, &mid, "We can reproduce it.");
     d.wait_cases("the first response", WAIT, |c| {
         c[0]["first_response_at"].is_string()
     });
     // The reporter writes again: the team's turn.
-    write(&d, rep, &id, &mid, "Any news on a fix date?");
+    write(&d, rep, "", &id, &mid, "Any news on a fix date?");
     let c = d.wait_cases("the team's turn", WAIT, |c| c[0]["turn_due_at"].is_string());
     let due = c[0]["turn_due_at"].as_str().unwrap().to_string();
     // One reminder, then one escalation (to the lead and the list).
@@ -112,14 +119,14 @@ fn a_later_message_is_reminded_and_escalated_once_and_a_team_reply_ends_it() {
     );
     wait_inbox(s, cto, 1, WAIT);
     // The team answers: nothing more, however long we wait.
-    write(&d, dev, &id, &mid, "The fix ships on Friday.");
+    write(&d, dev, rep, &id, &mid, "The fix ships on Friday.");
     d.wait_cases("the turn answered", WAIT, |c| c[0]["turn_due_at"].is_null());
     d.wait_scan_after(&due, WAIT);
     // A later turn answered in time: no reminder at all.
-    write(&d, rep, &id, &mid, "Great, thanks!");
+    write(&d, rep, "", &id, &mid, "Great, thanks!");
     let c = d.wait_cases("turn 2", WAIT, |c| c[0]["turn_due_at"].is_string());
     let due2 = c[0]["turn_due_at"].as_str().unwrap().to_string();
-    write(&d, dev, &id, &mid, "You are welcome.");
+    write(&d, dev, rep, &id, &mid, "You are welcome.");
     d.wait_cases("turn 2 answered", WAIT, |c| c[0]["turn_due_at"].is_null());
     d.wait_scan_after(&due2, WAIT);
     d.wait_outbox_empty(WAIT);
@@ -188,7 +195,7 @@ fn reopen_merge_and_silent_close_on_the_real_stack() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    write(&d, mo, &c, &mid_c, "Here is the proof of concept.");
+    write(&d, mo, "", &c, &mid_c, "Here is the proof of concept.");
     let deadline = std::time::Instant::now() + WAIT;
     while d.show(&b)["messages"]
         .as_array()

@@ -195,3 +195,45 @@ fn a_real_outlook_reply_block_from_a_team_member() {
     assert_eq!(reporter_of(&f, &case), "xxx@xxx.mailgun.org");
     assert_eq!(f.count("SELECT COUNT(*) FROM outbox"), 0);
 }
+
+/// Issue 13 review, finding 3: the group signs everything it relays with
+/// the project's own domain, so its passing DKIM says nothing about the
+/// team address it kept in X-Original-From. Such mail is filed (with the
+/// relay noted) and does not stop the clock; the real team copy does.
+#[test]
+fn the_groups_signature_does_not_vouch_for_a_team_address_it_relayed() {
+    let mut f = fixture_with("trust_authentication_results = \"mx.example.org\"\n");
+    let report = "From: Jane <jane@reporter.example>\r\nTo: security@example.org\r\n\
+                  Subject: XSS\r\nMessage-ID: <j1@reporter.example>\r\n\r\nVersion 9.1\r\n";
+    let case = f.ingest(report.as_bytes()).case.unwrap();
+    let forged = format!(
+        "From: \"'Lead' via Security\" <security@example.org>\r\n\
+         X-Original-From: Lead <lead@example.org>\r\nTo: jane@reporter.example\r\n\
+         Cc: security@example.org\r\nList-Id: <security.example.org>\r\nPrecedence: list\r\n\
+         List-Post: <mailto:security@example.org>\r\n\
+         Authentication-Results: mx.example.org; dkim=pass header.d=example.org\r\n\
+         Subject: Re: [{case}] XSS\r\nMessage-ID: <forged@evil.example>\r\n\r\nFixed, closing.\r\n"
+    );
+    f.ingest(forged.as_bytes());
+    let c = f.store.get_case(&case).unwrap().unwrap();
+    assert_eq!(c.first_response_at, None);
+    let events = f.events(&case);
+    assert!(events
+        .iter()
+        .any(|(k, d)| k == "team_mail_unverified" && d.contains("X-Original-From")));
+    assert!(events.iter().any(|(k, _)| k == "relayed"));
+    // The lead's own mail, signed by the project's domain, counts.
+    let real = format!(
+        "From: Lead <lead@example.org>\r\nTo: jane@reporter.example\r\n\
+         Authentication-Results: mx.example.org; dkim=pass header.d=example.org\r\n\
+         Subject: Re: [{case}] XSS\r\nMessage-ID: <real@example.org>\r\n\r\nLooking.\r\n"
+    );
+    f.ingest(real.as_bytes());
+    assert!(f
+        .store
+        .get_case(&case)
+        .unwrap()
+        .unwrap()
+        .first_response_at
+        .is_some());
+}

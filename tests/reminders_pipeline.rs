@@ -100,7 +100,7 @@ fn an_answered_case_is_left_alone_and_a_dry_run_writes_nothing() {
         "lead@example.org",
         "w3-answer@example.org",
         "Re: [SEC-2026-0001] XSS",
-        "",
+        "Cc: r@reporter.example\r\n",
         "On it.",
     ));
     assert!(scan_at(&mut f, t0, 49).is_empty());

@@ -49,6 +49,17 @@ fn reply(from: &str, mid: &str, case: &str, in_reply_to: Option<&str>, body: &st
     )
 }
 
+/// A team member answering `reporter` on `case`, Cc the security address.
+fn team_reply(from: &str, mid: &str, case: &str, reporter: &str, body: &str) -> Vec<u8> {
+    report(
+        from,
+        mid,
+        &format!("Re: [{case}] Prototype pollution"),
+        &format!("Cc: <{reporter}>\r\n"),
+        body,
+    )
+}
+
 /// Finding 1: credit consent by mail needs a reply that proves it received
 /// our mail, from the reporter, and never overrides the lead.
 #[test]
@@ -148,11 +159,11 @@ fn credit_consent_cannot_be_forged() {
 fn team_responses_without_a_trust_check_are_marked_unverified() {
     let mut f = fixture();
     f.ingest(&report("r@reporter.example", "t1@r", "XSS", "", "details"));
-    f.ingest(&reply(
+    f.ingest(&team_reply(
         "Lead <lead@example.org>",
         "l1@example.org",
         "SEC-2026-0001",
-        None,
+        "r@reporter.example",
         "On it.",
     ));
     let c = f.store.get_case("SEC-2026-0001").unwrap().unwrap();
@@ -192,14 +203,14 @@ fn forged_authentication_results_do_not_verify_team_mail() {
         ));
         let case = format!("SEC-2026-{:04}", i + 1);
         let team = format!(
-            "From: lead@example.org\r\n{header}Subject: Re: [{case}] XSS\r\nMessage-ID: <fl{i}@example.org>\r\n\r\nok\r\n"
+            "From: lead@example.org\r\nTo: r@reporter.example\r\n{header}Subject: Re: [{case}] XSS\r\nMessage-ID: <fl{i}@example.org>\r\n\r\nok\r\n"
         );
         f.ingest(team.as_bytes());
         let c = f.store.get_case(&case).unwrap().unwrap();
         assert_eq!(c.first_response_at, None, "{header}");
     }
     f.ingest(&report("r@reporter.example", "ok@r", "XSS", "", "details"));
-    let team = "From: lead@example.org\r\nAuthentication-Results: mx.example.org; dkim=pass header.d=example.org\r\n\
+    let team = "From: lead@example.org\r\nTo: r@reporter.example\r\nAuthentication-Results: mx.example.org; dkim=pass header.d=example.org\r\n\
                 Subject: Re: [SEC-2026-0005] XSS\r\nMessage-ID: <ok@example.org>\r\n\r\nok\r\n";
     f.ingest(team.as_bytes());
     let c = f.store.get_case("SEC-2026-0005").unwrap().unwrap();
@@ -267,11 +278,11 @@ fn rate_limits_delay_acknowledgements_never_drop_them() {
     }
 
     // Within the hour nothing goes; a case answered meanwhile is cancelled.
-    f.ingest(&reply(
+    f.ingest(&team_reply(
         "lead@example.org",
         "ans@example.org",
         "SEC-2026-0003",
-        None,
+        "victim+3@victim.example",
         "Looking.",
     ));
     let now = f.now;

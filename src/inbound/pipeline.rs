@@ -553,6 +553,12 @@ fn team_auth(cfg: &Config, m: &Incoming) -> TeamAuth {
     let Some(authserv) = &cfg.team.trust_authentication_results else {
         return TeamAuth::Unchecked;
     };
+    // Through our relay, the results vouch for the relay (the group signs
+    // and passes everything it forwards), not for the sender it kept in
+    // X-Original-From: that header is anyone's to write.
+    if m.from_unwrapped {
+        return TeamAuth::Failed;
+    }
     let domain = m
         .from
         .as_ref()

@@ -114,7 +114,8 @@ pub struct Plan {
     /// The case the message is filed under, if any.
     pub case: Option<CaseId>,
     pub new_case: Option<NewCase>,
-    /// Stored on the message row: `report`, `follow_up`, `auto_reply`.
+    /// Stored on the message row: `report`, `follow_up`, `team_response`,
+    /// `team_note` (team mail that answers nobody), `auto_reply`, `sent_copy`.
     pub message_kind: &'static str,
     pub events: Vec<PlannedEvent>,
     pub ack: AckDecision,
@@ -198,12 +199,17 @@ pub fn plan_inbound(m: &Incoming, i: &Inputs<'_>) -> Plan {
 fn plan_follow_up(m: &Incoming, t: &Thread, i: &Inputs<'_>) -> Plan {
     let class = i.classification;
     let team = matches!(class, Classification::NoReply(NoReply::TeamMember));
-    let responds = team && i.team_auth != TeamAuth::Failed;
+    // Team mail answers the reporter only when written to them: a forward
+    // to a colleague or a note among the team quotes the case but leaves
+    // the reporter waiting.
+    let to_reporter = team && written_to_reporter(m, t);
+    let responds = to_reporter && i.team_auth != TeamAuth::Failed;
     let (outcome, kind, event) = match class {
         Classification::NoReply(r) if !r.opens_case() => {
             (Outcome::AutoReply, "auto_reply", "auto_reply_received")
         }
         _ if responds => (Outcome::FollowUp, "team_response", "human_response"),
+        _ if team => (Outcome::FollowUp, "team_note", "message_received"),
         _ => (Outcome::FollowUp, "follow_up", "message_received"),
     };
     let mut plan = Plan::follow_up(t.case.clone(), kind, outcome);
@@ -211,7 +217,26 @@ fn plan_follow_up(m: &Incoming, t: &Thread, i: &Inputs<'_>) -> Plan {
         kind: event,
         detail: format!("{} (matched by {}, {})", kind, t.matched_by, class.as_str()),
     });
-    if team {
+    if team && !to_reporter {
+        plan.events.push(PlannedEvent {
+            kind: "team_note",
+            detail: if t.reporter_address.is_empty() {
+                "team mail on a case without a reporter address: not a response to anyone; \
+                 `secdesk respond` records one made another way"
+                    .into()
+            } else {
+                format!(
+                    "team mail {} {}: filed, not counted as the response",
+                    if forwarded(m).is_some() {
+                        "forwarding the case, not written to"
+                    } else {
+                        "not written to"
+                    },
+                    t.reporter_address
+                )
+            },
+        });
+    } else if team {
         match i.team_auth {
             TeamAuth::Verified => plan.first_response = Some(Response { verified: true }),
             TeamAuth::Unchecked => {
@@ -226,11 +251,24 @@ fn plan_follow_up(m: &Incoming, t: &Thread, i: &Inputs<'_>) -> Plan {
             }
             TeamAuth::Failed => plan.events.push(PlannedEvent {
                 kind: "team_mail_unverified",
-                detail: "From a team address without a passing Authentication-Results; \
-                         the response clock keeps running"
-                    .into(),
+                detail: if m.from_unwrapped {
+                    "a team address taken from our relay's X-Original-From, which anyone \
+                     can write and the relay's signature does not cover; not counted: \
+                     answer from the Sent folder, or record it with `secdesk respond`"
+                        .into()
+                } else {
+                    "From a team address without a passing Authentication-Results; \
+                     the response clock keeps running"
+                        .into()
+                },
             }),
         }
+    }
+    if let Some(note) = &m.relayed {
+        plan.events.push(PlannedEvent {
+            kind: "relayed",
+            detail: note.clone(),
+        });
     }
     // Credit: machine mail says nothing, and after disclosure it is too late.
     let person = !matches!(class, Classification::NoReply(r) if !r.opens_case());
@@ -257,12 +295,33 @@ fn plan_follow_up(m: &Incoming, t: &Thread, i: &Inputs<'_>) -> Plan {
     plan
 }
 
-/// Someone outside the team wrote on the case: the details count towards
-/// the report, and unless the team still owes its first response (that
-/// window governs) or already owes an answer, it is the team's turn — on a
-/// closed case by reopening it.
+/// Whether `m` was written to the case's reporter (To or Cc) and is not a
+/// forward of the case to someone else.
+fn written_to_reporter(m: &Incoming, t: &Thread) -> bool {
+    !t.reporter_address.is_empty()
+        && m.to
+            .iter()
+            .chain(&m.cc)
+            .any(|r| r.address.eq_ignore_ascii_case(&t.reporter_address))
+        && forwarded(m).is_none()
+}
+
+/// Whether `m` comes from the case's reporter, by its From line.
+fn from_reporter(m: &Incoming, t: &Thread) -> bool {
+    !t.reporter_address.is_empty()
+        && m.from
+            .as_ref()
+            .is_some_and(|f| f.address.eq_ignore_ascii_case(&t.reporter_address))
+}
+
+/// Someone outside the team wrote on the case. From the reporter, the
+/// details count towards the report, and unless the team still owes its
+/// first response (that window governs) or already owes an answer, it is
+/// the team's turn. A closed case reopens only for the reporter answering
+/// the conversation itself (a reference to its mail; a case tag is anyone's
+/// to type). Anyone else is filed and shown, and sets no deadline: a
+/// stranger must not put the team on a clock, nor reopen what it closed.
 fn follow_up_turn(plan: &mut Plan, m: &Incoming, t: &Thread, i: &Inputs<'_>) {
-    plan.refresh_missing = true;
     let who = m
         .from
         .as_ref()
@@ -275,7 +334,33 @@ fn follow_up_turn(plan: &mut Plan, m: &Incoming, t: &Thread, i: &Inputs<'_>) {
         .as_deref()
         .map(|id| format!("message <{id}>"))
         .unwrap_or_else(|| "a message without Message-ID".into());
-    if t.state.reopens_on_mail() {
+    if !from_reporter(m, t) {
+        plan.events.push(PlannedEvent {
+            kind: "not_from_reporter",
+            detail: format!(
+                "{who} is not the case's reporter{}: filed ({message}); no team turn, \
+                 nothing reopened, the report's details unchanged",
+                if t.reporter_address.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", t.reporter_address)
+                }
+            ),
+        });
+        return;
+    }
+    plan.refresh_missing = true;
+    if t.state.reopens_on_mail() && t.matched_by != "reference" {
+        plan.events.push(PlannedEvent {
+            kind: "message_on_closed_case",
+            detail: format!(
+                "{who} wrote on the {} case ({message}) by its case tag only, without a \
+                 reference to its mail: filed, not reopened (a reply to the case's mail \
+                 reopens it; a case tag is anyone's to type)",
+                t.state
+            ),
+        });
+    } else if t.state.reopens_on_mail() {
         plan.turn = Some(TurnStart {
             reopen: true,
             due_at,
@@ -362,10 +447,15 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
         }
     }
 
-    // A report a team member forwards belongs to its original sender.
-    let fwd = matches!(class, Classification::NoReply(NoReply::TeamMember))
+    // A report a team member forwards belongs to its original sender — when
+    // the forward is the team's as far as we can tell: otherwise anyone
+    // could write a "forward" naming any reporter and have it filed as
+    // theirs. A forward that fails the check is a report from its sender.
+    let team = matches!(class, Classification::NoReply(NoReply::TeamMember));
+    let fwd = (team && i.team_auth != TeamAuth::Failed)
         .then(|| forwarded(m))
         .flatten();
+    let forward_refused = team && i.team_auth == TeamAuth::Failed && forwarded(m).is_some();
     let (from, subject, body) = match &fwd {
         Some(f) => (
             Some(&f.from),
@@ -485,9 +575,25 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
         events.push(PlannedEvent {
             kind: "forwarded_report",
             detail: format!(
-                "brought in by {} ({} forward); the reporter is {}, from the forwarded message",
-                by.address, f.how, f.from.address
+                "brought in by {} ({} forward{}); the reporter is {}, from the forwarded message",
+                by.address,
+                f.how,
+                if i.team_auth == TeamAuth::Unchecked {
+                    ", unverified: team.trust_authentication_results is not set, so the From \
+                     line is all that says it is the team's"
+                } else {
+                    ""
+                },
+                f.from.address
             ),
+        });
+    }
+    if forward_refused {
+        events.push(PlannedEvent {
+            kind: "team_mail_unverified",
+            detail: "a forward from a team address without a passing Authentication-Results: \
+                     filed as its sender's own report, not under the forwarded reporter"
+                .into(),
         });
     }
     if let Some(note) = &m.relayed {
@@ -553,6 +659,22 @@ fn plan_new_case(m: &Incoming, i: &Inputs<'_>) -> Plan {
 fn plan_sent(m: &Incoming, i: &Inputs<'_>) -> Plan {
     let ours = m.auto.loop_header;
     match i.thread {
+        Some(t) if !ours && !written_to_reporter(m, t) => {
+            let mut plan = Plan::follow_up(t.case.clone(), "team_note", Outcome::FollowUp);
+            plan.events.push(PlannedEvent {
+                kind: "team_note",
+                detail: format!(
+                    "sent from the shared mailbox but not written to the reporter{}: filed, \
+                     not counted as the response",
+                    if t.reporter_address.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", t.reporter_address)
+                    }
+                ),
+            });
+            plan
+        }
         Some(t) if !ours => {
             let mut plan = Plan::follow_up(t.case.clone(), "team_response", Outcome::FollowUp);
             plan.events.push(PlannedEvent {

@@ -74,6 +74,8 @@ pub struct Incoming {
     /// group): such a message is filed but never acknowledged.
     pub from_problem: Option<String>,
     pub to: Vec<Mailbox>,
+    /// Cc, capped like `to`: with `to`, who a team message was written to.
+    pub cc: Vec<Mailbox>,
     pub subject: String,
     pub date: Option<DateTime<Utc>>,
     pub body_text: String,
@@ -94,6 +96,10 @@ pub struct Incoming {
     /// Set by [`super::relay::unwrap`] when the message came through our
     /// own relay: what the case should record about it.
     pub relayed: Option<String>,
+    /// [`super::relay::unwrap`] replaced From with a sender our relay kept
+    /// in another header (X-Original-From, Reply-To): the relay's
+    /// authentication vouches for the relay, not for that sender.
+    pub from_unwrapped: bool,
     /// The first message attached whole (`message/rfc822`), parsed: a
     /// forward as attachment ([`super::forward`]).
     pub attached: Option<Box<Incoming>>,
@@ -178,6 +184,10 @@ fn parse_at(raw: &[u8], depth: u8) -> Result<Incoming, ParseError> {
         .to()
         .map(|a| a.iter().filter_map(mailbox).take(MAX_RECIPIENTS).collect())
         .unwrap_or_default();
+    let cc = msg
+        .cc()
+        .map(|a| a.iter().filter_map(mailbox).take(MAX_RECIPIENTS).collect())
+        .unwrap_or_default();
 
     let mut body_text = match &body_skipped {
         None => super::html::body_text(&msg),
@@ -228,6 +238,7 @@ fn parse_at(raw: &[u8], depth: u8) -> Result<Incoming, ParseError> {
         from,
         from_problem,
         to,
+        cc,
         subject: clean_line(msg.subject().unwrap_or(""), MAX_LINE),
         date: msg
             .date()
@@ -241,6 +252,7 @@ fn parse_at(raw: &[u8], depth: u8) -> Result<Incoming, ParseError> {
         authentication_results: authentication_results(&block),
         relay: relay_headers(&block),
         relayed: None,
+        from_unwrapped: false,
         attached,
     })
 }
@@ -327,6 +339,7 @@ pub fn parse_headers(raw: &[u8]) -> Option<Incoming> {
         from,
         from_problem: None,
         to: Vec::new(),
+        cc: Vec::new(),
         subject: clean_line(msg.subject().unwrap_or(""), MAX_LINE),
         date: msg
             .date()
@@ -340,6 +353,7 @@ pub fn parse_headers(raw: &[u8]) -> Option<Incoming> {
         authentication_results: Vec::new(),
         relay: RelayHeaders::default(),
         relayed: None,
+        from_unwrapped: false,
         attached: None,
     })
 }

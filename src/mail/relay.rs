@@ -88,6 +88,7 @@ pub fn unwrap(
             );
             m.from = Some(mb);
             m.from_problem = None;
+            m.from_unwrapped = true;
             Some(note)
         }
         None => Some(

@@ -9,6 +9,22 @@ fn msg() -> Incoming {
     parse(include_bytes!("../../../tests/data/01-report-complete.eml")).unwrap()
 }
 
+fn mailbox(address: &str) -> Mailbox {
+    Mailbox {
+        name: None,
+        address: address.into(),
+    }
+}
+
+/// The lead writing to the reporter, Cc the security address.
+fn team_reply() -> Incoming {
+    let mut m = msg();
+    m.from = Some(mailbox("lead@example.org"));
+    m.to = vec![mailbox("Sam@Reporter.example")];
+    m.cc = vec![mailbox("security@example.org")];
+    m
+}
+
 /// The project and the built-in templates, for the acknowledgement.
 fn project() -> &'static (ProjectConfig, Templates) {
     static P: std::sync::OnceLock<(ProjectConfig, Templates)> = std::sync::OnceLock::new();
@@ -154,17 +170,17 @@ fn team_mail_responds_as_far_as_it_is_trusted() {
     let team = Classification::NoReply(NoReply::TeamMember);
     let t = thread(State::Acknowledged, false);
     let mut i = inputs(&team, Some(&t), AckCounts::default(), &LIMITS);
-    let p = plan_inbound(&msg(), &i);
+    let p = plan_inbound(&team_reply(), &i);
     assert_eq!(p.first_response, Some(Response { verified: true }));
     assert_eq!(p.message_kind, "team_response");
     // No trust configured: it counts, and the case says it is unverified.
     i.team_auth = TeamAuth::Unchecked;
-    let p = plan_inbound(&msg(), &i);
+    let p = plan_inbound(&team_reply(), &i);
     assert_eq!(p.first_response, Some(Response { verified: false }));
     assert!(p.events.iter().any(|e| e.kind == "team_mail_unverified"));
     // Configured and failed: it does not count.
     i.team_auth = TeamAuth::Failed;
-    let p = plan_inbound(&msg(), &i);
+    let p = plan_inbound(&team_reply(), &i);
     assert_eq!(p.first_response, None);
     assert!(p.events.iter().any(|e| e.kind == "team_mail_unverified"));
     // A reporter's follow-up is not a response.
@@ -179,15 +195,101 @@ fn sent_folder_replies_respond_our_own_copies_do_not() {
     let t = thread(State::Acknowledged, false);
     let mut i = inputs(&own, Some(&t), AckCounts::default(), &LIMITS);
     i.from_sent_folder = true;
-    let p = plan_inbound(&msg(), &i);
+    let p = plan_inbound(&team_reply(), &i);
     assert_eq!(p.first_response, Some(Response { verified: true }));
-    let mut ours = msg();
+    // Sent, but to someone else: a note, not the response.
+    let mut aside = team_reply();
+    aside.to = vec![mailbox("colleague@example.org")];
+    aside.cc.clear();
+    let p = plan_inbound(&aside, &i);
+    assert_eq!((p.first_response, p.message_kind), (None, "team_note"));
+    let mut ours = team_reply();
     ours.auto.loop_header = true;
     let p = plan_inbound(&ours, &i);
     assert_eq!(p.first_response, None);
     i.thread = None;
     let p = plan_inbound(&msg(), &i);
     assert_eq!((p.outcome, p.case), (Outcome::AutoReply, None));
+}
+
+/// Issue 13 review, finding 8: a forward of the case or a note among the
+/// team quotes the case but answers nobody; it leaves the clock running.
+#[test]
+fn team_mail_not_written_to_the_reporter_is_not_the_response() {
+    let team = Classification::NoReply(NoReply::TeamMember);
+    let t = thread(State::Acknowledged, false);
+    let i = inputs(&team, Some(&t), AckCounts::default(), &LIMITS);
+    let mut note = team_reply();
+    note.to = vec![mailbox("colleague@example.org")];
+    let p = plan_inbound(&note, &i);
+    assert_eq!((p.first_response, p.message_kind), (None, "team_note"));
+    let e = p.events.iter().find(|e| e.kind == "team_note").unwrap();
+    assert!(e.detail.contains("sam@reporter.example"), "{}", e.detail);
+    // A forward quoting the reporter, even with the reporter in Cc.
+    let mut fwd = team_reply();
+    fwd.attached = Some(Box::new(msg()));
+    let p = plan_inbound(&fwd, &i);
+    assert_eq!(p.first_response, None);
+    assert!(p
+        .events
+        .iter()
+        .any(|e| e.kind == "team_note" && e.detail.contains("forwarding")));
+    // A case without a reporter address has nobody to answer by mail.
+    let mut t = thread(State::Acknowledged, false);
+    t.reporter_address.clear();
+    let p = plan_inbound(
+        &team_reply(),
+        &inputs(&team, Some(&t), AckCounts::default(), &LIMITS),
+    );
+    assert_eq!(p.first_response, None);
+}
+
+/// Issue 13 review, finding 3: through our relay the From comes from
+/// X-Original-From, which the relay's signature does not vouch for.
+#[test]
+fn relayed_team_mail_says_why_it_does_not_count() {
+    let team = Classification::NoReply(NoReply::TeamMember);
+    let t = thread(State::Acknowledged, false);
+    let mut i = inputs(&team, Some(&t), AckCounts::default(), &LIMITS);
+    i.team_auth = TeamAuth::Failed;
+    let mut m = team_reply();
+    m.from_unwrapped = true;
+    m.relayed = Some("through our own relay, which rewrote From".into());
+    let p = plan_inbound(&m, &i);
+    assert_eq!(p.first_response, None);
+    let e = p
+        .events
+        .iter()
+        .find(|e| e.kind == "team_mail_unverified")
+        .unwrap();
+    assert!(e.detail.contains("X-Original-From"), "{}", e.detail);
+    assert!(
+        p.events.iter().any(|e| e.kind == "relayed"),
+        "follow-ups record the relay too"
+    );
+}
+
+/// Issue 13 review, finding 4: a "forward" from a team address that fails
+/// the check is its sender's own report, not filed under the quoted one.
+#[test]
+fn a_forward_that_fails_the_team_check_names_no_one_else() {
+    let team = Classification::NoReply(NoReply::TeamMember);
+    let mut i = inputs(&team, None, AckCounts::default(), &LIMITS);
+    let mut fwd = team_reply();
+    fwd.attached = Some(Box::new(msg()));
+    let p = plan_inbound(&fwd, &i);
+    assert_eq!(p.new_case.unwrap().reporter_address, "sam@reporter.example");
+    i.team_auth = TeamAuth::Unchecked;
+    let p = plan_inbound(&fwd, &i);
+    assert!(p
+        .events
+        .iter()
+        .any(|e| e.kind == "forwarded_report" && e.detail.contains("unverified")));
+    i.team_auth = TeamAuth::Failed;
+    let p = plan_inbound(&fwd, &i);
+    assert_eq!(p.new_case.unwrap().reporter_address, "lead@example.org");
+    assert!(p.events.iter().any(|e| e.kind == "team_mail_unverified"));
+    assert!(!p.events.iter().any(|e| e.kind == "forwarded_report"));
 }
 
 /// Issue 10, finding 1: only a reply that proves it received our mail,
@@ -376,6 +478,40 @@ mod turns {
         );
         assert_eq!(p.turn, None);
         assert!(p.events.iter().any(|e| e.kind == "message_on_closed_case"));
+    }
+
+    /// Issue 13 review, finding 2: a case tag is anyone's to type.
+    #[test]
+    fn strangers_set_no_deadline_and_reopen_nothing() {
+        let mut stranger = msg();
+        stranger.from = Some(mailbox("mallory@evil.example"));
+        let c = Classification::Answerable;
+        for state in [State::Triage, State::Invalid, State::Disclosed] {
+            let t = thread(state, false);
+            let p = plan_inbound(
+                &stranger,
+                &inputs(&c, Some(&t), AckCounts::default(), &LIMITS),
+            );
+            assert_eq!(p.turn, None, "{state}");
+            assert!(!p.refresh_missing, "a stranger's text is not the report's");
+            let e = p
+                .events
+                .iter()
+                .find(|e| e.kind == "not_from_reporter")
+                .unwrap();
+            assert!(e.detail.contains("mallory@evil.example"), "{}", e.detail);
+        }
+        // The reporter by case tag only: filed on the closed case, not
+        // reopened (From is as easy to write as the tag).
+        let mut t = thread(State::Invalid, false);
+        t.matched_by = "subject_tag";
+        let p = on(&t, Classification::Answerable, false);
+        assert_eq!(p.turn, None);
+        assert!(p.events.iter().any(|e| e.kind == "message_on_closed_case"));
+        // On an open case the reporter's tagged mail still opens the turn.
+        let mut t = thread(State::Triage, false);
+        t.matched_by = "subject_tag";
+        assert!(on(&t, Classification::Answerable, false).turn.is_some());
     }
 
     #[test]
