@@ -160,6 +160,7 @@ fn reopen_merge_and_silent_close_on_the_real_stack() {
     write(
         &d,
         rita,
+        "",
         &a,
         notice,
         "I disagree: the token is never checked.",
