@@ -5,7 +5,7 @@
 //! first), and the reminder or escalation mail itself. No store, no clock:
 //! cases and `now` in, mails out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -92,6 +92,10 @@ pub fn escalates(c: &AwaitingCase, f: &Firing) -> bool {
 /// `team.escalation`.
 pub fn digests(fired: &[(AwaitingCase, Firing)], now: DateTime<Utc>, cfg: &Config) -> Vec<Digest> {
     let mut by: BTreeMap<String, Digest> = BTreeMap::new();
+    // One line per recipient, case and wait: a case can owe two things at
+    // once (an answer to the reporter and its disclosure date), and a
+    // recipient who is both lead and assignee still gets each once.
+    let mut listed: HashSet<(&str, &str, &Wait)> = HashSet::new();
     for (c, f) in fired {
         let escalate = escalates(c, f);
         let item = due_item(c, now, cfg);
@@ -108,7 +112,7 @@ pub fn digests(fired: &[(AwaitingCase, Firing)], now: DateTime<Utc>, cfg: &Confi
                 late: None,
             });
             n.escalation |= escalate;
-            if !n.items.iter().any(|i| i.id == item.id) {
+            if listed.insert((r.as_str(), c.id.as_str(), &c.wait)) {
                 n.items.push(item.clone());
             }
         }
@@ -383,6 +387,43 @@ timezone = "Europe/Berlin"
             .unwrap();
         let ids: Vec<&str> = lead.items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, vec!["SEC-2026-0003", "SEC-2025-0001", "SEC-2026-0002"]);
+    }
+
+    #[test]
+    fn two_waits_of_one_case_both_show() {
+        let c = cfg();
+        // The reporter's follow-up is unanswered and the disclosure date
+        // passes in the same scan: the digest lists both. The lead is
+        // also the assignee, and still sees each once.
+        let mut turn = case("SEC-2026-0001", -1, Some("lead@example.org"));
+        turn.wait = Wait::Turn {
+            n: 2,
+            reopened: false,
+        };
+        let mut embargo = turn.clone();
+        embargo.wait = Wait::Embargo {
+            until: chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+            released: false,
+        };
+        embargo.due_at = t0() - chrono::Duration::hours(12);
+        let fired = firings(&[turn, embargo], t0(), &c);
+        assert_eq!(fired.len(), 2);
+        let ds = digests(&fired, t0(), &c);
+        let lead = ds
+            .iter()
+            .find(|d| d.recipient == "lead@example.org")
+            .unwrap();
+        let whys: Vec<(&str, bool)> = lead
+            .items
+            .iter()
+            .map(|i| (i.id.as_str(), i.embargo))
+            .collect();
+        assert_eq!(
+            whys,
+            vec![("SEC-2026-0001", false), ("SEC-2026-0001", true)]
+        );
+        assert!(lead.items[0].why.starts_with("an answer"), "{:?}", lead.items);
+        assert!(lead.items[1].why.contains("disclosure"), "{:?}", lead.items);
     }
 
     #[test]

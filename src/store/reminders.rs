@@ -10,7 +10,7 @@ use rusqlite::{params, Connection, Transaction};
 use super::{parse_ts, ts};
 
 /// What the team owes on a case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Wait {
     /// The first personal response (`sla.response_window`).
     First,
