@@ -31,7 +31,7 @@ pub fn scan(
     dry_run: bool,
 ) -> Result<Vec<OutgoingMail>> {
     if dry_run {
-        let cases = rows::awaiting_response(store.conn())?;
+        let cases = rows::awaiting_response_in(store.conn(), cfg.team.timezone)?;
         let fired = firings(&cases, now, cfg);
         return digests(&fired, now, cfg)
             .iter()
@@ -39,7 +39,7 @@ pub fn scan(
             .collect();
     }
     store.write(|tx| {
-        let cases = rows::awaiting_response(tx)?;
+        let cases = rows::awaiting_response_in(tx, cfg.team.timezone)?;
         let mut fired = Vec::new();
         for (c, f) in firings(&cases, now, cfg) {
             let prefix = c.wait.key_prefix();

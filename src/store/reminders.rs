@@ -4,7 +4,8 @@
 //! announced for each.
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 use rusqlite::{params, Connection, Transaction};
 
 use super::{parse_ts, ts};
@@ -52,8 +53,24 @@ pub struct AwaitingCase {
     pub done: Vec<String>,
 }
 
-/// Every open case the team owes something, soonest deadline first.
-pub fn awaiting_response(conn: &Connection) -> Result<Vec<AwaitingCase>> {
+/// When an agreed disclosure date begins: the first instant of `until` in
+/// the team's time zone (`team.timezone`) — the date was agreed as a day
+/// on the team's calendar, not UTC's. A day whose midnight a DST change
+/// skips (America/Santiago, Asia/Beirut) begins when its first minute
+/// exists; one whose midnight repeats, at the earlier one.
+pub fn embargo_due_at(until: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
+    let midnight = until.and_hms_opt(0, 0, 0)?;
+    // No zone's gap is longer than a day; minute steps find where it ends.
+    (0..24 * 60).find_map(|m| {
+        tz.from_local_datetime(&(midnight + chrono::Duration::minutes(m)))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    })
+}
+
+/// Every open case the team owes something, soonest deadline first; an
+/// embargo falls due at the start of its date in `tz` (`team.timezone`).
+pub fn awaiting_response_in(conn: &Connection, tz: Tz) -> Result<Vec<AwaitingCase>> {
     let closed = super::cases::closed_states_sql();
     let sql = format!(
         "SELECT c.id, c.state, c.reporter_address, c.subject, c.assignee,
@@ -123,7 +140,7 @@ pub fn awaiting_response(conn: &Connection) -> Result<Vec<AwaitingCase>> {
                         until,
                         released: flag.unwrap_or(false),
                     },
-                    until.and_hms_opt(0, 0, 0).map(|d| d.and_utc()),
+                    embargo_due_at(until, tz),
                 ),
                 Err(_) => (Wait::First, None),
             },
@@ -162,6 +179,13 @@ pub fn awaiting_response(conn: &Connection) -> Result<Vec<AwaitingCase>> {
     Ok(out)
 }
 
+/// [`awaiting_response_in`] with embargoes due at UTC midnight, for the
+/// store's migration test (src/store/mod.rs), which predates the time zone.
+#[cfg(test)]
+pub fn awaiting_response(conn: &Connection) -> Result<Vec<AwaitingCase>> {
+    awaiting_response_in(conn, chrono_tz::UTC)
+}
+
 /// Records a threshold for a case; false if it was already recorded (the
 /// primary key decides, not timing).
 pub fn record_threshold(
@@ -179,4 +203,71 @@ pub fn record_threshold(
         )
         .with_context(|| format!("recording threshold {key} of {case}"))?;
     Ok(n == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn an_embargo_ends_at_the_start_of_its_date_in_the_team_zone() {
+        let la: Tz = "America/Los_Angeles".parse().unwrap();
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let santiago: Tz = "America/Santiago".parse().unwrap();
+        let rows = [
+            (day(2026, 12, 10), chrono_tz::UTC, "2026-12-10T00:00:00Z"),
+            (day(2026, 12, 10), la, "2026-12-10T08:00:00Z"),
+            // Summer time: seven hours behind.
+            (day(2026, 7, 10), la, "2026-07-10T07:00:00Z"),
+            (day(2026, 12, 10), berlin, "2026-12-09T23:00:00Z"),
+            // Chile's clocks skip 00:00-01:00 on 6 Sep 2026: the day
+            // begins at 01:00 -03, i.e. the old midnight.
+            (day(2026, 9, 6), santiago, "2026-09-06T04:00:00Z"),
+            // ...and repeat 23:00-24:00 on 4 Apr 2026: unaffected midnight.
+            (day(2026, 4, 5), santiago, "2026-04-05T04:00:00Z"),
+        ];
+        for (until, tz, want) in rows {
+            assert_eq!(embargo_due_at(until, tz), Some(utc(want)), "{until} {tz}");
+        }
+    }
+
+    #[test]
+    fn the_scan_reads_embargoes_in_the_team_zone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store =
+            super::super::Store::open(&dir.path().join("c.db"), &dir.path().join("d")).unwrap();
+        store
+            .write(|tx| {
+                tx.execute(
+                    "INSERT INTO cases (id, year, seq, state, reporter_address, subject,
+                                        received_at, response_due_at, first_response_at,
+                                        embargo_until)
+                     VALUES ('SEC-2026-0001', 2026, 1, 'accepted', 'r@x', 's',
+                             '2026-11-01T00:00:00.000Z', '2026-11-03T00:00:00.000Z',
+                             '2026-11-02T00:00:00.000Z', '2026-12-10')",
+                    [],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        let la: Tz = "America/Los_Angeles".parse().unwrap();
+        let cases = awaiting_response_in(store.conn(), la).unwrap();
+        assert_eq!(cases.len(), 1, "{cases:?}");
+        assert_eq!(cases[0].due_at, utc("2026-12-10T08:00:00Z"));
+        assert_eq!(
+            cases[0].wait,
+            Wait::Embargo {
+                until: day(2026, 12, 10),
+                released: false
+            }
+        );
+    }
 }
