@@ -3,7 +3,9 @@
 //! deduplicated (importing twice changes nothing), never answered.
 //!
 //! One message is in memory at a time, and at most `max_message_size` + 1
-//! bytes of it ([`ingest_reader`]); an mbox is read line by line.
+//! bytes of it ([`ingest_reader`]); an mbox is read line by line, and a
+//! line at most [`LINE_CHUNK`] bytes at a time, however long it is.
+//! Arrival times the archive claims are never later than the import.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
@@ -117,7 +119,7 @@ impl Archive {
                     };
                     let mut input =
                         fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
-                    let arrived = maildir_time(f).unwrap_or(now);
+                    let arrived = arrival(maildir_time(f), now);
                     let r = ingest_reader(store, settings, &mut input, &origin, arrived, now)
                         .with_context(|| format!("filing {}", f.display()))?;
                     summary.count(r.outcome);
@@ -140,7 +142,7 @@ impl Archive {
                         settings,
                         &mut mbox,
                         &origin,
-                        arrived.unwrap_or(now),
+                        arrival(arrived, now),
                         now,
                     )
                     .with_context(|| {
@@ -162,6 +164,14 @@ impl Archive {
     }
 }
 
+/// When an archived message is filed as having arrived: what the archive
+/// says, but never after `now` — a file name or a "From " line is anyone's
+/// to write, and a future arrival would push the case's dates (and its
+/// sequence year) past the import.
+fn arrival(claimed: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
+    claimed.map_or(now, |t| t.min(now))
+}
+
 /// A Maildir file's delivery time: its name starts with the Unix time
 /// (`1700000000.M1P2.host:2,S`).
 fn maildir_time(f: &Path) -> Option<DateTime<Utc>> {
@@ -170,16 +180,85 @@ fn maildir_time(f: &Path) -> Option<DateTime<Utc>> {
     Utc.timestamp_opt(secs, 0).single()
 }
 
+/// Most bytes of one mbox line held at once. A longer line (a 4 GB one
+/// with no newline, say) is handed on in pieces of this size, so the
+/// message holding it is still filed — whole if it fits
+/// `store.max_message_size`, else kept as a blob and recorded as rejected
+/// ([`ingest_reader`]) — and memory stays bounded. Separator and `>From `
+/// checks look at a line's start, which the first piece always holds.
+const LINE_CHUNK: usize = 64 * 1024;
+
+/// Reads one line of `input` into `buf`, but at most `max` bytes of it;
+/// returns the bytes read and whether the line ended (a newline, or the end
+/// of the input) rather than being cut at `max`.
+fn read_line_bounded<R: BufRead>(
+    input: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<(usize, bool)> {
+    let mut n = 0;
+    loop {
+        let room = max.saturating_sub(buf.len());
+        if room == 0 {
+            return Ok((n, false));
+        }
+        let available = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok((n, true));
+        }
+        let newline = available.iter().position(|b| *b == b'\n');
+        let take = newline.map_or(available.len(), |i| i + 1).min(room);
+        buf.extend_from_slice(available.get(..take).unwrap_or_default());
+        input.consume(take);
+        n += take;
+        if newline.is_some_and(|i| i < take) {
+            return Ok((n, true));
+        }
+    }
+}
+
+/// Skips the rest of a line cut at [`LINE_CHUNK`], holding none of it;
+/// returns the bytes skipped.
+fn skip_line<R: BufRead>(input: &mut R) -> std::io::Result<u64> {
+    let mut skipped = 0u64;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(skipped);
+        }
+        let newline = available.iter().position(|b| *b == b'\n');
+        let take = newline.map_or(available.len(), |i| i + 1);
+        input.consume(take);
+        skipped += take as u64;
+        if newline.is_some() {
+            return Ok(skipped);
+        }
+    }
+}
+
 /// An mbox read message by message, as [`Read`]: the `From ` line that
 /// separates messages is not part of one, and `>From ` lines written for
 /// mboxrd lose one `>`.
 struct Mbox<R> {
     input: R,
-    /// The separator line that starts the next message, once read.
+    /// The separator line that starts the next message, once read (its
+    /// first [`LINE_CHUNK`] bytes: the date is near its start).
     next_from: Option<Vec<u8>>,
-    /// Bytes of the current line not yet handed out.
+    /// Bytes of the current line not yet handed out: the whole line, or
+    /// its next piece of at most [`LINE_CHUNK`] bytes.
     line: Vec<u8>,
     pos: usize,
+    /// The current line goes on past `line`: its next piece is message
+    /// text, not the start of a line.
+    cut: bool,
     /// The current message has been read to its end.
     ended: bool,
     /// Bytes read from the file so far.
@@ -191,17 +270,22 @@ struct Mbox<R> {
 impl<R: BufRead> Mbox<R> {
     fn new(mut input: R) -> Result<Self> {
         let mut first = Vec::new();
-        let n = input.read_until(b'\n', &mut first)?;
+        let (n, ended) = read_line_bounded(&mut input, &mut first, LINE_CHUNK)?;
         if n > 0 && !first.starts_with(b"From ") {
             bail!("not an mbox file: it does not start with a \"From \" line");
+        }
+        let mut read = n as u64;
+        if !ended {
+            read += skip_line(&mut input)?;
         }
         Ok(Mbox {
             input,
             next_from: (n > 0).then_some(first),
             line: Vec::new(),
             pos: 0,
+            cut: false,
             ended: true,
-            read: n as u64,
+            read,
             error: None,
         })
     }
@@ -221,20 +305,37 @@ impl<R: BufRead> Mbox<R> {
         self.ended = false;
         self.line.clear();
         self.pos = 0;
+        self.cut = false;
         Some(from_line_time(&from))
     }
 
-    /// The next line of the current message into `self.line`; false at
-    /// its end.
+    /// The next line of the current message (or the next piece of a long
+    /// one) into `self.line`; false at its end.
     fn next_line(&mut self) -> std::io::Result<bool> {
         self.line.clear();
         self.pos = 0;
-        let n = self.input.read_until(b'\n', &mut self.line)?;
+        // Once, so that filling a piece never reallocates past the bound.
+        if self.line.capacity() < LINE_CHUNK {
+            self.line.reserve_exact(LINE_CHUNK);
+        }
+        let continued = self.cut;
+        let (n, ended) = read_line_bounded(&mut self.input, &mut self.line, LINE_CHUNK)?;
         self.read += n as u64;
+        self.cut = !ended;
         if n == 0 {
             return Ok(false);
         }
+        if continued {
+            // The middle of a long line: text, whatever it starts with.
+            return Ok(true);
+        }
         if self.line.starts_with(b"From ") {
+            if self.cut {
+                // A separator longer than a piece: the rest is no
+                // message's text, and the date is in what was kept.
+                self.read += skip_line(&mut self.input)?;
+                self.cut = false;
+            }
             self.next_from = Some(std::mem::take(&mut self.line));
             return Ok(false);
         }
@@ -340,6 +441,188 @@ From b@y Tue Nov 24 10:00:00 2026\nSubject: two\n\nx\n";
         m.read_to_end(&mut rest).unwrap();
         assert_eq!(rest, b"Subject: two\n\nx\n");
         assert!(m.next_message().is_none());
+    }
+
+    /// An mbox whose second message holds a line of `long` bytes of
+    /// `a` (newline-terminated or not), produced as it is read.
+    fn with_long_line(long: u64, newline: bool) -> impl BufRead {
+        let head = &b"From a@x Mon Nov 23 09:12:44 2026\nSubject: one\n\nfirst\n\
+From b@y Tue Nov 24 10:00:00 2026\nSubject: two\n\n"[..];
+        let tail: &[u8] = if newline {
+            b"\nend\nFrom c@z Wed Nov 25 11:00:00 2026\nSubject: three\n\nthird\n"
+        } else {
+            b""
+        };
+        BufReader::new(head.chain(std::io::repeat(b'a').take(long)).chain(tail))
+    }
+
+    #[test]
+    fn a_long_line_is_handed_on_in_pieces() {
+        let long = 8 * 1024 * 1024 + 17;
+        let mut m = Mbox::new(with_long_line(long, true)).unwrap();
+        m.next_message().unwrap();
+        let mut first = Vec::new();
+        m.read_to_end(&mut first).unwrap();
+        assert_eq!(first, b"Subject: one\n\nfirst\n");
+        assert_eq!(
+            m.next_message().unwrap(),
+            Some(Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap())
+        );
+        // Read the way ingest_reader reads: in buffers, never whole.
+        let (mut total, mut a, mut rest) = (0u64, 0u64, Vec::new());
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = m.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            assert!(m.line.capacity() <= LINE_CHUNK, "{}", m.line.capacity());
+            total += n as u64;
+            a += buf[..n].iter().filter(|b| **b == b'a').count() as u64;
+            if total > long {
+                rest.extend_from_slice(&buf[..n]);
+            }
+        }
+        assert_eq!(
+            total,
+            "Subject: two\n\n".len() as u64 + long + "\nend\n".len() as u64
+        );
+        assert_eq!(a, long);
+        assert!(String::from_utf8_lossy(&rest).ends_with("\nend\n"));
+        // The message after it is found, whole.
+        assert_eq!(
+            m.next_message().unwrap(),
+            Some(Utc.with_ymd_and_hms(2026, 11, 25, 11, 0, 0).unwrap())
+        );
+        let mut third = Vec::new();
+        m.read_to_end(&mut third).unwrap();
+        assert_eq!(third, b"Subject: three\n\nthird\n");
+        assert!(m.next_message().is_none());
+        assert!(m.error.is_none());
+    }
+
+    #[test]
+    fn a_piece_that_starts_with_from_is_text() {
+        // The second piece of a long line starts with "From ": it is the
+        // middle of a line, not a separator, and keeps its text.
+        let mut mbox = b"From a@x Mon Nov 23 09:12:44 2026\nSubject: one\n\n".to_vec();
+        mbox.extend(std::iter::repeat_n(b'a', LINE_CHUNK));
+        mbox.extend_from_slice(b"From the middle\n>From quoted\n");
+        let m = messages(&mbox);
+        assert_eq!(m.len(), 1);
+        assert!(m[0].1.ends_with(b"aaaFrom the middle\nFrom quoted\n"));
+    }
+
+    #[test]
+    fn a_long_separator_line_is_skipped_whole() {
+        let mut mbox = b"From a@x Mon Nov 23 09:12:44 2026\nSubject: one\n\nfirst\n".to_vec();
+        mbox.extend_from_slice(b"From b@y ");
+        mbox.extend(std::iter::repeat_n(b'x', 3 * LINE_CHUNK));
+        mbox.extend_from_slice(b"\nSubject: two\n\nsecond\n");
+        let m = messages(&mbox);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].1, b"Subject: one\n\nfirst\n");
+        assert_eq!(m[1].0, None, "no date in what was kept");
+        assert_eq!(m[1].1, b"Subject: two\n\nsecond\n");
+        // The same as the very first line.
+        let mut mbox = b"From a@x ".to_vec();
+        mbox.extend(std::iter::repeat_n(b'x', 3 * LINE_CHUNK));
+        mbox.extend_from_slice(b"\nSubject: one\n\nfirst\n");
+        let m = messages(&mbox);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].1, b"Subject: one\n\nfirst\n");
+    }
+
+    #[test]
+    fn an_archive_never_arrives_after_now() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        let past = Utc.with_ymd_and_hms(2023, 1, 2, 10, 0, 0).unwrap();
+        let future = Utc.with_ymd_and_hms(2099, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(arrival(Some(past), now), past);
+        assert_eq!(arrival(Some(future), now), now);
+        assert_eq!(arrival(None, now), now);
+    }
+
+    /// A store and settings for importing, with a 64 KB message limit.
+    fn importer(dir: &Path) -> (Store, Settings) {
+        let text = "[project]\nname = \"Example\"\nsecurity_address = \"security@example.org\"\n\
+                    [store]\npath = \"cases.db\"\ndata_dir = \"data\"\nmax_message_size = \"64KB\"\n\
+                    [team]\nlead = [\"lead@example.org\"]\n";
+        let path = dir.join("secdesk.toml");
+        std::fs::write(&path, text).unwrap();
+        let cfg = crate::config::from_toml_str(text, &path).unwrap();
+        let store = Store::open(&cfg.store.path, &cfg.store.data_dir).unwrap();
+        (store, Settings::load(cfg).unwrap())
+    }
+
+    fn rows(store: &Store) -> Vec<(String, String, Option<String>)> {
+        let mut st = store
+            .conn()
+            .prepare("SELECT kind, received_at, reason FROM messages ORDER BY id")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_mbox_with_an_endless_line_files_every_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, settings) = importer(dir.path());
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        // A report dated in the future, then one whose body is a 3 MB line
+        // that never ends (the file does).
+        let mbox = dir.path().join("old.mbox");
+        let mut f = fs::File::create(&mbox).unwrap();
+        std::io::Write::write_all(
+            &mut f,
+            b"From r@reporter.example Fri Jan  1 00:00:00 2099\nFrom: r@reporter.example\n\
+To: security@example.org\nSubject: from the future\nMessage-ID: <f@reporter.example>\n\n\
+Version 1.2 leaks tokens.\n\
+From m@reporter.example Mon Jan  2 10:00:00 2023\nFrom: m@reporter.example\n\
+To: security@example.org\nSubject: endless\nMessage-ID: <e@reporter.example>\n\n",
+        )
+        .unwrap();
+        std::io::copy(&mut std::io::repeat(b'a').take(3_000_000), &mut f).unwrap();
+        drop(f);
+        let s = Archive::open(&mbox)
+            .unwrap()
+            .import(&mut store, &settings, now, &mut |_| {})
+            .unwrap();
+        assert_eq!((s.messages, s.new_cases, s.rejected), (2, 1, 1), "{s:?}");
+        let r = rows(&store);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!(r[0].0, "report");
+        assert_eq!(r[0].1, crate::store::ts(now), "filed as arriving now");
+        assert_eq!(r[1].0, "rejected");
+        assert_eq!(r[1].1, "2023-01-02T10:00:00.000Z");
+        let reason = r[1].2.clone().unwrap_or_default();
+        assert!(
+            reason.contains("over store.max_message_size (64000 bytes)"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_maildir_file_named_in_the_future_arrives_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, settings) = importer(dir.path());
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        let cur = dir.path().join("maildir/cur");
+        fs::create_dir_all(&cur).unwrap();
+        fs::write(
+            cur.join("4102444800.M1P2.host:2,S"),
+            "From: r@reporter.example\nTo: security@example.org\nSubject: later\n\
+             Message-ID: <l@reporter.example>\n\nVersion 1.2 leaks tokens.\n",
+        )
+        .unwrap();
+        let s = Archive::open(&dir.path().join("maildir"))
+            .unwrap()
+            .import(&mut store, &settings, now, &mut |_| {})
+            .unwrap();
+        assert_eq!(s.new_cases, 1, "{s:?}");
+        assert_eq!(rows(&store)[0].1, crate::store::ts(now));
     }
 
     #[test]

@@ -422,7 +422,11 @@ timezone = "Europe/Berlin"
             whys,
             vec![("SEC-2026-0001", false), ("SEC-2026-0001", true)]
         );
-        assert!(lead.items[0].why.starts_with("an answer"), "{:?}", lead.items);
+        assert!(
+            lead.items[0].why.starts_with("an answer"),
+            "{:?}",
+            lead.items
+        );
         assert!(lead.items[1].why.contains("disclosure"), "{:?}", lead.items);
     }
 
