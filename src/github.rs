@@ -128,9 +128,9 @@ pub enum Error {
         what: String,
     },
     #[error(
-        "{action}: GitHub rejected the advisory (422 {message}): {}; correct the draft and \
-         try again",
-        errors.join("; ")
+        "{action}: GitHub rejected the advisory (422 {message}){}; correct the draft and try \
+         again",
+        listed(errors)
     )]
     Invalid {
         action: String,
@@ -180,6 +180,16 @@ fn gh(message: &Option<String>) -> String {
     match message {
         Some(m) => format!(": {m:?}"),
         None => String::new(),
+    }
+}
+
+/// `: a; b` for the entries of GitHub's `errors[]`, nothing when it gave
+/// none (its schema-validation 422 carries only a message).
+fn listed(errors: &[String]) -> String {
+    if errors.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", errors.join("; "))
     }
 }
 
