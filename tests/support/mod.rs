@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod github;
 pub mod pipeline;
 
 use std::io::{BufRead, BufReader, Write};
