@@ -85,6 +85,14 @@ pub struct CaseRow {
     /// notice (and `merge`).
     #[serde(default)]
     pub same_reporter: Vec<String>,
+    /// Filed as history (`imported`), whatever its state now: its first
+    /// window was never secdesk's, so it is in no first-response figure.
+    #[serde(default)]
+    pub history: bool,
+    /// When `secdesk close` last closed the case (silently, or a reopened
+    /// case back to where it was).
+    #[serde(default)]
+    pub closed_at: Option<String>,
 }
 
 /// The columns [`case_row`] reads, in its order.
@@ -105,7 +113,8 @@ fn case_columns() -> &'static str {
         AND t.answered_at IS NULL AND t.ended_at IS NULL),
     (SELECT group_concat(o.id, ' ') FROM cases o WHERE o.reporter_address = cases.reporter_address
         AND cases.reporter_address != '' AND o.id != cases.id
-        AND o.state NOT IN ({closed}))",
+        AND o.state NOT IN ({closed})),
+    history, closed_at",
             closed = closed_states_sql()
         )
     })
@@ -157,6 +166,8 @@ fn case_row(r: &Row<'_>) -> rusqlite::Result<CaseRow> {
             .get::<_, Option<String>>(39)?
             .map(|s| s.split(' ').map(String::from).collect())
             .unwrap_or_default(),
+        history: r.get(40)?,
+        closed_at: r.get(41)?,
     })
 }
 

@@ -234,6 +234,26 @@ ALTER TABLE cases ADD COLUMN embargo_until TEXT;
 ALTER TABLE cases ADD COLUMN embargo_note TEXT;
 CREATE INDEX cases_reporter ON cases (reporter_address);
 "#,
+    // 9: honest figures after a hostile review of issue 13. A case filed as
+    // history keeps saying so after mail reopens it and the lead moves it
+    // on (its first window was never secdesk's to keep); the trigger sets
+    // it on every path that files a case, so no caller can forget. A
+    // silent close says when, so a window that passed before it is still
+    // a breach. Both are filled in from the trail for existing cases.
+    r#"
+ALTER TABLE cases ADD COLUMN history INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN closed_at TEXT;
+CREATE TRIGGER cases_history AFTER INSERT ON cases WHEN NEW.state = 'imported'
+    BEGIN UPDATE cases SET history = 1 WHERE id = NEW.id; END;
+UPDATE cases SET history = 1
+    WHERE state = 'imported' OR reopened_from = 'imported'
+       OR id IN (SELECT case_id FROM events WHERE kind = 'imported');
+UPDATE cases SET closed_at = (SELECT max(at) FROM events e
+                              WHERE e.case_id = cases.id
+                                AND e.kind IN ('closed_silently', 'closed_again'))
+    WHERE id IN (SELECT case_id FROM events
+                 WHERE kind IN ('closed_silently', 'closed_again'));
+"#,
 ];
 
 /// One object's row in `sqlite_master`, less what SQLite may place freely
