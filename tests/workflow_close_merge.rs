@@ -1,12 +1,104 @@
 //! Closing, merging and the figures after the hostile review of issue 13,
-//! on a temporary store: migration 9 fills in `history` and `closed_at`
-//! for an existing store.
+//! on a temporary store: a reopened case goes back where it was and never
+//! to spam; migration 9 fills in `history` and `closed_at` for an existing
+//! store.
 
 mod support;
 
 use rusqlite::Connection;
+use secdesk::case::workflow::{Action, CloseAs, Refused};
+use secdesk::store::cases::CaseRow;
 use secdesk::store::schema::MIGRATIONS;
 use secdesk::store::Store;
+use secdesk::workflow::apply;
+use support::pipeline::*;
+
+fn case(f: &Fixture, id: &str) -> CaseRow {
+    f.store.get_case(id).unwrap().unwrap()
+}
+
+fn step(f: &mut Fixture, id: &str, action: Action) -> anyhow::Result<()> {
+    let c = case(f, id);
+    let now = f.now;
+    apply(&mut f.store, &f.cfg, &f.templates, &c, action, "lead", now).map(|_| ())
+}
+
+fn report_from(f: &mut Fixture, from: &str, mid: &str, subject: &str) -> String {
+    let raw = report(
+        from,
+        mid,
+        subject,
+        "",
+        "Version 9.1 leaks other users' data.",
+    );
+    f.ingest(&raw).case.unwrap()
+}
+
+/// The reporter answers the case's thread (a reference to its mail, as a
+/// mail client's Reply makes).
+fn answer_thread(f: &mut Fixture, from: &str, to_mid: &str, mid: &str) {
+    let raw = report(
+        from,
+        mid,
+        "Re: still there",
+        &format!("In-Reply-To: <{to_mid}>\r\n"),
+        "Still leaks in 9.2.",
+    );
+    f.ingest(&raw);
+}
+
+fn refused(r: anyhow::Result<impl std::fmt::Debug>) -> String {
+    let e = r.unwrap_err();
+    e.downcast_ref::<Refused>()
+        .unwrap_or_else(|| panic!("not a refusal: {e:#}"))
+        .0
+        .clone()
+}
+
+#[test]
+fn a_reopened_case_goes_back_where_it_was_never_to_spam() {
+    let mut f = fixture();
+    let id = report_from(&mut f, "sam@reporter.example", "r1@r", "Data leak");
+    step(
+        &mut f,
+        &id,
+        Action::Reject {
+            reason: "works as designed".into(),
+        },
+    )
+    .unwrap();
+    answer_thread(&mut f, "sam@reporter.example", "r1@r", "r2@r");
+    assert_eq!(case(&f, &id).state, "reopened");
+    let e = refused(step(
+        &mut f,
+        &id,
+        Action::Close {
+            as_: Some(CloseAs::Spam),
+            note: None,
+        },
+    ));
+    assert!(
+        e.contains(&format!("`secdesk close {id}` (without --as)"))
+            && e.contains("return it to invalid"),
+        "{e}"
+    );
+    let c = case(&f, &id);
+    assert_eq!((c.state.as_str(), c.closed_as), ("reopened", None));
+    assert!(!f.events(&id).iter().any(|(k, _)| k == "closed_silently"));
+    // As the error says: back to invalid, with when.
+    step(
+        &mut f,
+        &id,
+        Action::Close {
+            as_: None,
+            note: None,
+        },
+    )
+    .unwrap();
+    let c = case(&f, &id);
+    assert_eq!(c.state, "invalid");
+    assert_eq!(c.closed_at, Some(secdesk::store::ts(f.now)));
+}
 
 /// A store at schema 8 with a case of each kind, upgraded.
 #[test]

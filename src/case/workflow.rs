@@ -47,7 +47,8 @@ pub enum Action {
         text: String,
     },
     /// Closes without mailing anyone: a reopened case back to the state
-    /// it was closed in, or any open case `as` spam / not a report.
+    /// it was closed in (never `as` anything: it was a report), or any
+    /// other open case `as` spam / not a report.
     Close {
         as_: Option<CloseAs>,
         note: Option<String>,
@@ -147,6 +148,7 @@ pub enum Field {
     ReopenedFrom,
     EmbargoUntil,
     EmbargoNote,
+    ClosedAt,
 }
 
 impl Field {
@@ -174,6 +176,7 @@ impl Field {
             Field::ReopenedFrom => "reopened_from",
             Field::EmbargoUntil => "embargo_until",
             Field::EmbargoNote => "embargo_note",
+            Field::ClosedAt => "closed_at",
         }
     }
 }
@@ -311,7 +314,7 @@ pub fn decide(case: &Snapshot, action: Action, now: &str) -> Result<Change, Refu
             }
             change(None, vec![], "note", text, None)
         }
-        Action::Close { as_, note } => close(case, as_, note)?,
+        Action::Close { as_, note } => close(case, as_, note, now)?,
         Action::Embargo { until, note, today } => embargo(case, until, note, today)?,
     })
 }
@@ -450,7 +453,12 @@ fn credit(case: &Snapshot, consent: bool, name: Option<String>) -> Result<Change
     ))
 }
 
-fn close(case: &Snapshot, as_: Option<CloseAs>, note: Option<String>) -> Result<Change, Refused> {
+fn close(
+    case: &Snapshot,
+    as_: Option<CloseAs>,
+    note: Option<String>,
+    now: &str,
+) -> Result<Change, Refused> {
     let note = note
         .map(|n| crate::mail::text::clean_line(&n, 2000))
         .filter(|n| !n.is_empty());
@@ -458,7 +466,22 @@ fn close(case: &Snapshot, as_: Option<CloseAs>, note: Option<String>) -> Result<
         Some(n) => format!("{d}: {n}"),
         None => d,
     };
+    let id = &case.id;
     match (as_, case.state, case.reopened_from) {
+        // A reopened case was a report the reporter was told about (or
+        // history): calling it spam now would rewrite that and drop it
+        // from the figures. It goes back to where it was instead.
+        (Some(why), State::Reopened, Some(back)) => Err(Refused(format!(
+            "case {id} was reopened from {back}; it cannot be closed --as {}: run \
+             `secdesk close {id}` (without --as) to return it to {back} (nobody is mailed), \
+             or tell the reporter with `secdesk reject` or `secdesk duplicate`",
+            why.as_str()
+        ))),
+        (Some(why), State::Reopened, None) => Err(Refused(format!(
+            "case {id} was reopened and it is not recorded from which state; it cannot be \
+             closed --as {}: tell the reporter with `secdesk reject` or `secdesk duplicate`",
+            why.as_str()
+        ))),
         (Some(why), ..) => {
             let to = step(case, State::Closed)?;
             Ok(change(
@@ -466,6 +489,7 @@ fn close(case: &Snapshot, as_: Option<CloseAs>, note: Option<String>) -> Result<
                 vec![
                     (Field::ClosedAs, Some(why.as_str().into())),
                     (Field::ReopenedFrom, None),
+                    (Field::ClosedAt, Some(now.into())),
                 ],
                 "closed_silently",
                 with_note(format!("closed as {}; nobody was mailed", why.as_str())),
@@ -474,15 +498,21 @@ fn close(case: &Snapshot, as_: Option<CloseAs>, note: Option<String>) -> Result<
         }
         (None, State::Reopened, Some(back)) => Ok(change(
             Some(back),
-            vec![(Field::ReopenedFrom, None)],
+            vec![
+                (Field::ReopenedFrom, None),
+                (Field::ClosedAt, Some(now.into())),
+            ],
             "closed_again",
             with_note(format!("closed again as {back}; nobody was mailed")),
             None,
         )),
+        (None, State::Reopened, None) => Err(Refused(format!(
+            "case {id} was reopened and it is not recorded from which state, so it cannot \
+             go back: tell the reporter with `secdesk reject` or `secdesk duplicate`"
+        ))),
         (None, s, _) => Err(Refused(format!(
-            "case {} is {s}; close it with --as spam or --as not-a-report (nobody is mailed), \
-             or tell the reporter with `secdesk reject` or `secdesk duplicate`",
-            case.id
+            "case {id} is {s}; close it with --as spam or --as not-a-report (nobody is mailed), \
+             or tell the reporter with `secdesk reject` or `secdesk duplicate`"
         ))),
     }
 }

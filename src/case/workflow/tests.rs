@@ -90,9 +90,8 @@ fn every_legal_and_illegal_step() {
             Action::Credit { .. } => s != Disclosed,
             Action::Disclose { .. } => s == Released,
             Action::Note { .. } => true,
-            Action::Close { as_: Some(_), .. } => {
-                matches!(s, New | Acknowledged | Triage | Reopened)
-            }
+            // A reopened case goes back where it was, never to spam.
+            Action::Close { as_: Some(_), .. } => matches!(s, New | Acknowledged | Triage),
             // Only a reopened case goes back; `snap` says from nowhere.
             Action::Close { as_: None, .. } => false,
             Action::Embargo { .. } => !s.is_closed(),
@@ -275,6 +274,68 @@ fn an_embargo_is_a_future_date_on_a_case_still_to_disclose() {
     let e = decide(&snap(State::Accepted), embargo(today), "t").unwrap_err();
     assert!(e.0.contains("not after today"), "{e}");
     assert!(decide(&snap(State::Disclosed), embargo(day(2027, 1, 1)), "t").is_err());
+}
+
+#[test]
+fn a_reopened_case_is_never_closed_as_spam() {
+    for back in [
+        State::Invalid,
+        State::Duplicate,
+        State::Disclosed,
+        State::Imported,
+    ] {
+        let mut s = snap(State::Reopened);
+        s.reopened_from = Some(back);
+        let e = decide(
+            &s,
+            Action::Close {
+                as_: Some(CloseAs::Spam),
+                note: None,
+            },
+            "t",
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("`secdesk close SEC-2026-0001` (without --as)")
+                && e.0.contains(&format!("return it to {back}")),
+            "{e}"
+        );
+        // Without --as it goes back, stamped with when.
+        let c = decide(
+            &s,
+            Action::Close {
+                as_: None,
+                note: None,
+            },
+            "T",
+        )
+        .unwrap();
+        assert_eq!(c.state, Some(back));
+        assert!(c.set.contains(&(Field::ClosedAt, Some("T".into()))));
+    }
+    // Reopened from nowhere on record: neither way, and the lead is told
+    // what does work.
+    for as_ in [Some(CloseAs::NotAReport), None] {
+        let e = decide(
+            &snap(State::Reopened),
+            Action::Close { as_, note: None },
+            "t",
+        )
+        .unwrap_err();
+        assert!(e.0.contains("secdesk reject"), "{e}");
+        assert!(!e.0.contains("close it with --as"), "{e}");
+    }
+    // A silent close says when.
+    let c = decide(
+        &snap(State::Acknowledged),
+        Action::Close {
+            as_: Some(CloseAs::Spam),
+            note: None,
+        },
+        "T",
+    )
+    .unwrap();
+    assert!(c.set.contains(&(Field::ClosedAt, Some("T".into()))));
 }
 
 #[test]
