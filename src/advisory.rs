@@ -251,6 +251,7 @@ mod tests {
             advisory_package: Some("@example/cli".into()),
             repository_url: Some("https://github.com/example/example".into()),
             relay_list_ids: Vec::new(),
+            packages: Vec::new(),
         }
     }
 

@@ -24,6 +24,7 @@ fn project(package: bool) -> ProjectConfig {
         advisory_package: package.then(|| "@example/cli".into()),
         repository_url: Some("https://github.com/example/example".into()),
         relay_list_ids: Vec::new(),
+        packages: Vec::new(),
     }
 }
 

@@ -8,6 +8,7 @@
 //! normalised. Every error names the key and the file it came from, on one
 //! line, never quotes a secret, and maps to exit code 2.
 
+mod packages;
 mod raw;
 mod resolve;
 mod units;
@@ -37,6 +38,8 @@ pub struct Config {
     /// Where the file came from, for messages.
     pub path: PathBuf,
     pub project: ProjectConfig,
+    /// `[github]`: where `advisory --publish github` goes.
+    pub github: Option<GithubConfig>,
     pub imap: Option<ImapConfig>,
     pub smtp: Option<SmtpConfig>,
     pub store: StoreConfig,
@@ -53,7 +56,11 @@ pub struct ProjectConfig {
     pub security_address: String,
     pub case_prefix: String,
     pub policy_url: String,
-    /// OSV `affected[].package`: ecosystem (`npm`, `crates.io`, …) and name.
+    /// What the project ships, each with its ecosystem: an advisory's
+    /// affected versions are per package (`[[project.packages]]`, or the
+    /// one package `advisory_ecosystem`/`advisory_package` name, id `main`).
+    pub packages: Vec<PackageConfig>,
+    /// The older single-package keys, kept for configs that use them.
     pub advisory_ecosystem: Option<String>,
     pub advisory_package: Option<String>,
     /// Where users upgrade from / read release notes, for the advisory.
@@ -63,7 +70,61 @@ pub struct ProjectConfig {
     pub relay_list_ids: Vec<String>,
 }
 
+/// One package the project ships (a desktop app, a CLI on npm, a library on
+/// crates.io, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageConfig {
+    /// The short name `--package` takes.
+    pub id: String,
+    /// `Ecosystem::None` for an app released from its repository.
+    pub ecosystem: crate::ecosystem::Ecosystem,
+    /// Its name in the ecosystem (`@example/cli`), or the app's name.
+    pub name: String,
+    /// The source repository (an https URL), for OSV's GIT ranges.
+    pub repository: Option<String>,
+}
+
+/// `[github]`: the repository security advisory API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GithubConfig {
+    /// `owner/repo`.
+    pub repository: String,
+    /// A file whose first line is the token; read only when publishing.
+    token_file: PathBuf,
+    pub api_url: String,
+    pub timeout: Duration,
+}
+
 impl ProjectConfig {
+    /// The package `id` names, or the only one when `id` is `None`.
+    pub fn package(&self, id: Option<&str>) -> anyhow::Result<&PackageConfig> {
+        let ids = || {
+            self.packages
+                .iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match id {
+            Some(id) => self.packages.iter().find(|p| p.id == id).ok_or_else(|| {
+                if self.packages.is_empty() {
+                    anyhow::anyhow!(
+                        "no package {id:?}: the config lists none; add [[project.packages]]"
+                    )
+                } else {
+                    anyhow::anyhow!("no package {id:?} in the config (packages: {})", ids())
+                }
+            }),
+            None => match self.packages.as_slice() {
+                [only] => Ok(only),
+                [] => anyhow::bail!(
+                    "the config lists no package; add [[project.packages]] (id, ecosystem, name)"
+                ),
+                _ => anyhow::bail!("several packages: name one with --package ({})", ids()),
+            },
+        }
+    }
+
     /// The security address's domain: where our Message-IDs live.
     pub fn domain(&self) -> &str {
         self.security_address

@@ -12,6 +12,7 @@ pub(super) struct RawConfig {
     pub(super) project: RawProject,
     pub(super) imap: Option<RawImap>,
     pub(super) smtp: Option<RawSmtp>,
+    pub(super) github: Option<super::packages::RawGithub>,
     #[serde(default)]
     pub(super) store: RawStore,
     #[serde(default)]
@@ -36,6 +37,8 @@ pub(super) struct RawProject {
     pub(super) repository_url: Option<String>,
     #[serde(default, deserialize_with = "list_or_csv")]
     pub(super) relay_list_ids: Vec<String>,
+    #[serde(default)]
+    pub(super) packages: Vec<super::packages::RawPackage>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -25,6 +25,7 @@ pub(super) fn resolve(raw: RawConfig, path: &Path) -> Result<Config, ConfigError
     };
     let base_dir = path.parent().unwrap_or(Path::new("."));
     let project = project(raw.project, &err)?;
+    let github = super::packages::github(raw.github, base_dir, &err)?;
     let imap = raw.imap.map(|i| imap(i, base_dir, &err)).transpose()?;
     let smtp = raw
         .smtp
@@ -33,6 +34,7 @@ pub(super) fn resolve(raw: RawConfig, path: &Path) -> Result<Config, ConfigError
     Ok(Config {
         path: path.to_path_buf(),
         project,
+        github,
         imap,
         smtp,
         store: store(raw.store, base_dir, &err)?,
@@ -71,14 +73,24 @@ fn project(p: RawProject, err: &ErrFn) -> Result<ProjectConfig, ConfigError> {
             Some(_) => Err(err(key, "must be one line of text".into())),
         }
     };
+    let advisory_ecosystem = opt_line(p.advisory_ecosystem, "project.advisory_ecosystem")?;
+    let advisory_package = opt_line(p.advisory_package, "project.advisory_package")?;
+    let repository_url = opt_line(p.repository_url, "project.repository_url")?;
+    let packages = super::packages::packages(
+        p.packages,
+        (advisory_ecosystem.as_deref(), advisory_package.as_deref()),
+        repository_url.as_deref(),
+        err,
+    )?;
     Ok(ProjectConfig {
         name: one_line(&name),
+        packages,
         security_address,
         case_prefix,
         policy_url,
-        advisory_ecosystem: opt_line(p.advisory_ecosystem, "project.advisory_ecosystem")?,
-        advisory_package: opt_line(p.advisory_package, "project.advisory_package")?,
-        repository_url: opt_line(p.repository_url, "project.repository_url")?,
+        advisory_ecosystem,
+        advisory_package,
+        repository_url,
         relay_list_ids: p
             .relay_list_ids
             .iter()
@@ -420,7 +432,7 @@ fn secret(
 }
 
 /// Expands `${NAME}` from the environment (for `${CREDENTIALS_DIRECTORY}`).
-fn expand_env(s: &str) -> String {
+pub(super) fn expand_env(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(start) = rest.find("${") {

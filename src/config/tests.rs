@@ -194,3 +194,66 @@ fn loopback_hosts() {
     assert!(!is_loopback("mail.example.org"));
     assert!(!is_loopback("10.0.0.1"));
 }
+
+#[test]
+fn packages_and_github() {
+    let base = "[project]\nsecurity_address = \"security@example.org\"\n\
+                repository_url = \"https://github.com/example/app\"\n\
+                [store]\npath = \"c\"\ndata_dir = \"d\"\n";
+    let path = Path::new("/etc/secdesk/secdesk.toml");
+    let cfg = from_toml_str(
+        &format!(
+            "{base}[[project.packages]]\nid = \"desktop\"\necosystem = \"none\"\nname = \"App\"\n\
+             [[project.packages]]\nid = \"cli\"\necosystem = \"npm\"\nname = \"@example/cli\"\n\
+             repository = \"https://github.com/example/cli\"\n\
+             [github]\nrepository = \"example/app\"\ntoken_file = \"/run/credentials/github\"\n"
+        ),
+        path,
+    )
+    .unwrap();
+    let p = &cfg.project.packages;
+    assert_eq!(p.len(), 2);
+    assert_eq!(p[0].ecosystem, crate::ecosystem::Ecosystem::None);
+    assert_eq!(
+        p[0].repository.as_deref(),
+        Some("https://github.com/example/app")
+    );
+    assert_eq!(
+        p[1].repository.as_deref(),
+        Some("https://github.com/example/cli")
+    );
+    assert_eq!(
+        cfg.project.package(Some("cli")).unwrap().name,
+        "@example/cli"
+    );
+    let several = cfg.project.package(None).unwrap_err().to_string();
+    assert!(
+        several.contains("--package") && several.contains("desktop, cli"),
+        "{several}"
+    );
+    let gh = cfg.github.unwrap();
+    assert_eq!(gh.api_url, crate::github::DEFAULT_API_URL);
+    assert_eq!(gh.token_path(), &PathBuf::from("/run/credentials/github"));
+    // The older single-package keys still make one package, `main`.
+    let legacy = from_toml_str(
+        &base.replace(
+            "[store]",
+            "advisory_ecosystem = \"crates.io\"\nadvisory_package = \"app\"\n[store]",
+        ),
+        path,
+    )
+    .unwrap();
+    assert_eq!(legacy.project.package(None).unwrap().id, "main");
+    // Errors name the key.
+    for (extra, key) in [
+        ("[[project.packages]]\nid = \"a b\"\necosystem = \"npm\"\nname = \"x\"\n", "project.packages[0].id"),
+        ("[[project.packages]]\nid = \"a\"\necosystem = \"cobol\"\nname = \"x\"\n", "project.packages[0].ecosystem"),
+        ("[[project.packages]]\nid = \"a\"\necosystem = \"npm\"\nname = \"\"\n", "project.packages[0].name"),
+        ("[github]\nrepository = \"not a repo\"\ntoken_file = \"t\"\n", "github.repository"),
+        ("[github]\nrepository = \"a/b\"\n", "github.token_file"),
+        ("[github]\nrepository = \"a/b\"\ntoken_file = \"t\"\napi_url = \"http://example.org\"\n", "github.api_url"),
+    ] {
+        let e = from_toml_str(&format!("{base}{extra}"), path).unwrap_err();
+        assert_eq!(e.key, key, "{e}");
+    }
+}
