@@ -56,12 +56,14 @@ pub struct AwaitingCase {
 /// When an agreed disclosure date begins: the first instant of `until` in
 /// the team's time zone (`team.timezone`) — the date was agreed as a day
 /// on the team's calendar, not UTC's. A day whose midnight a DST change
-/// skips (America/Santiago, Asia/Beirut) begins when its first minute
-/// exists; one whose midnight repeats, at the earlier one.
+/// skips (America/Santiago) begins when its first minute exists; one
+/// whose midnight repeats, at the earlier one; a day the zone skipped
+/// whole (Pacific/Apia, 30 Dec 2011) when the next one begins.
 pub fn embargo_due_at(until: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
     let midnight = until.and_hms_opt(0, 0, 0)?;
-    // No zone's gap is longer than a day; minute steps find where it ends.
-    (0..24 * 60).find_map(|m| {
+    // Gaps are whole minutes and never over a day long: minute steps over
+    // two days find where one ends (at once, on every ordinary day).
+    (0..48 * 60).find_map(|m| {
         tz.from_local_datetime(&(midnight + chrono::Duration::minutes(m)))
             .earliest()
             .map(|t| t.with_timezone(&Utc))
@@ -233,6 +235,12 @@ mod tests {
             (day(2026, 9, 6), santiago, "2026-09-06T04:00:00Z"),
             // ...and repeat 23:00-24:00 on 4 Apr 2026: unaffected midnight.
             (day(2026, 4, 5), santiago, "2026-04-05T04:00:00Z"),
+            // Samoa skipped 30 Dec 2011: the date ends with the 29th.
+            (
+                day(2011, 12, 30),
+                "Pacific/Apia".parse().unwrap(),
+                "2011-12-30T10:00:00Z",
+            ),
         ];
         for (until, tz, want) in rows {
             assert_eq!(embargo_due_at(until, tz), Some(utc(want)), "{until} {tz}");
