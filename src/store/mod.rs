@@ -14,6 +14,7 @@
 //! check that the file holds nothing else, [`backup`] snapshots and
 //! restores. Async code reaches all of it through [`SharedStore`].
 
+pub mod advisories;
 pub mod backup;
 pub mod blobs;
 pub mod case_views;

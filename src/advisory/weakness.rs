@@ -1,0 +1,52 @@
+//! Names of the weaknesses advisories name most, for titles and the
+//! default summary. An id not listed is shown by its number in the text.
+
+/// The short name GitHub's advisories use for `cwe` (`CWE-79`).
+pub fn weakness_name(cwe: &str) -> Option<&'static str> {
+    let n = cwe.strip_prefix("CWE-")?;
+    Some(match n {
+        "20" => "Improper input validation",
+        "22" => "Path traversal",
+        "73" => "External control of a file name",
+        "77" => "Command injection",
+        "78" => "OS command injection",
+        "79" => "Cross-site scripting",
+        "89" => "SQL injection",
+        "94" => "Code injection",
+        "116" => "Improper output encoding",
+        "200" => "Exposure of sensitive information",
+        "269" => "Improper privilege management",
+        "284" => "Improper access control",
+        "287" => "Improper authentication",
+        "295" => "Improper certificate validation",
+        "307" => "Missing brute-force protection",
+        "312" => "Cleartext storage of sensitive information",
+        "326" => "Weak encryption",
+        "327" => "Use of a broken cryptographic algorithm",
+        "330" => "Insufficiently random values",
+        "345" => "Insufficient verification of data authenticity",
+        "346" => "Origin validation error",
+        "352" => "Cross-site request forgery",
+        "362" => "Race condition",
+        "400" => "Uncontrolled resource consumption",
+        "409" => "Decompression bomb",
+        "434" => "Unrestricted file upload",
+        "502" => "Deserialization of untrusted data",
+        "522" => "Insufficiently protected credentials",
+        "532" => "Sensitive information in log files",
+        "601" => "Open redirect",
+        "611" => "XML external entity reference",
+        "639" => "Authorization bypass through a user-controlled key",
+        "770" => "Allocation of resources without limits",
+        "787" => "Out-of-bounds write",
+        "798" => "Hard-coded credentials",
+        "862" => "Missing authorization",
+        "863" => "Incorrect authorization",
+        "915" => "Improperly controlled modification of object attributes",
+        "918" => "Server-side request forgery",
+        "1021" => "Clickjacking",
+        "1321" => "Prototype pollution",
+        "1333" => "Regular expression denial of service",
+        _ => return None,
+    })
+}

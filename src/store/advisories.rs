@@ -1,0 +1,305 @@
+//! A case's advisory: the packages it affects (each with its own versions)
+//! and what the advisory says beyond the case row — weaknesses, CVE, the
+//! lead's summary and root cause, whether the PoC is withheld, the edited
+//! draft, and the GitHub advisory it was filed as.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::{record_event, ts, Store};
+
+/// One package a case affects, with its versions (as checked for its
+/// ecosystem when they were set).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CasePackage {
+    pub package: String,
+    pub affected: Option<String>,
+    pub introduced: Option<String>,
+    pub fixed: Option<String>,
+    pub fix_commit: Option<String>,
+}
+
+/// The advisory fields of a case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdvisoryRecord {
+    pub cwe_ids: Vec<String>,
+    pub cve_id: Option<String>,
+    pub summary: Option<String>,
+    pub details: Option<String>,
+    pub poc_withheld: bool,
+    /// The draft as the lead edited it; every later render uses it.
+    pub draft: Option<String>,
+    pub ghsa_id: Option<String>,
+    pub ghsa_url: Option<String>,
+}
+
+/// A change to a case's advisory fields; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AdvisoryChange {
+    pub cwe_ids: Option<Vec<String>>,
+    pub cve_id: Option<String>,
+    pub summary: Option<String>,
+    pub details: Option<String>,
+    pub poc_withheld: Option<bool>,
+    pub draft: Option<String>,
+    pub ghsa: Option<(String, String)>,
+}
+
+/// A change to one package of a case.
+#[derive(Debug, Clone, Default)]
+pub struct PackageChange {
+    pub affected: Option<String>,
+    pub introduced: Option<String>,
+    pub fixed: Option<String>,
+    pub fix_commit: Option<String>,
+}
+
+pub fn advisory_record(conn: &Connection, case: &str) -> Result<AdvisoryRecord> {
+    let row = conn
+        .query_row(
+            "SELECT cwe_ids, cve_id, summary, details, poc_withheld, draft, ghsa_id, ghsa_url
+             FROM case_advisories WHERE case_id = ?1",
+            [case],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    AdvisoryRecord {
+                        cwe_ids: Vec::new(),
+                        cve_id: r.get(1)?,
+                        summary: r.get(2)?,
+                        details: r.get(3)?,
+                        poc_withheld: r.get(4)?,
+                        draft: r.get(5)?,
+                        ghsa_id: r.get(6)?,
+                        ghsa_url: r.get(7)?,
+                    },
+                ))
+            },
+        )
+        .optional()
+        .with_context(|| format!("reading the advisory of {case}"))?;
+    let Some((cwes, mut rec)) = row else {
+        return Ok(AdvisoryRecord::default());
+    };
+    rec.cwe_ids = serde_json::from_str(&cwes)
+        .with_context(|| format!("the advisory of {case}: cwe_ids is not a JSON list"))?;
+    Ok(rec)
+}
+
+pub fn case_packages(conn: &Connection, case: &str) -> Result<Vec<CasePackage>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT package, affected, introduced, fixed, fix_commit FROM case_packages
+             WHERE case_id = ?1 ORDER BY position, package",
+        )
+        .context("reading case packages")?;
+    let rows = stmt
+        .query_map([case], |r| {
+            Ok(CasePackage {
+                package: r.get(0)?,
+                affected: r.get(1)?,
+                introduced: r.get(2)?,
+                fixed: r.get(3)?,
+                fix_commit: r.get(4)?,
+            })
+        })
+        .with_context(|| format!("reading the packages of {case}"))?;
+    rows.collect::<rusqlite::Result<Vec<_>>>()
+        .with_context(|| format!("reading the packages of {case}"))
+}
+
+/// Sets which packages `case` affects (in order); versions already
+/// recorded for a package that stays are kept.
+pub fn set_packages(
+    tx: &Transaction<'_>,
+    case: &str,
+    packages: &[String],
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.execute(
+        "DELETE FROM case_packages WHERE case_id = ?1 AND package NOT IN (SELECT value FROM json_each(?2))",
+        params![case, serde_json::to_string(packages)?],
+    )
+    .with_context(|| format!("updating the packages of {case}"))?;
+    for (n, p) in packages.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO case_packages (case_id, package, position) VALUES (?1, ?2, ?3)
+             ON CONFLICT (case_id, package) DO UPDATE SET position = excluded.position",
+            params![case, p, n as i64],
+        )
+        .with_context(|| format!("updating the packages of {case}"))?;
+    }
+    record_event(
+        tx,
+        Some(case),
+        now,
+        "packages_set",
+        actor,
+        &format!("affects {}", packages.join(", ")),
+    )
+}
+
+/// Records versions for one package of `case` (adding it if the case did
+/// not name it yet).
+pub fn update_package(
+    tx: &Transaction<'_>,
+    case: &str,
+    package: &str,
+    change: &PackageChange,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO case_packages (case_id, package, position)
+         VALUES (?1, ?2, (SELECT COUNT(*) FROM case_packages WHERE case_id = ?1))
+         ON CONFLICT (case_id, package) DO NOTHING",
+        params![case, package],
+    )
+    .with_context(|| format!("updating package {package} of {case}"))?;
+    tx.execute(
+        "UPDATE case_packages SET
+            affected = COALESCE(?3, affected),
+            introduced = COALESCE(?4, introduced),
+            fixed = COALESCE(?5, fixed),
+            fix_commit = COALESCE(?6, fix_commit)
+         WHERE case_id = ?1 AND package = ?2",
+        params![
+            case,
+            package,
+            change.affected,
+            change.introduced,
+            change.fixed,
+            change.fix_commit
+        ],
+    )
+    .with_context(|| format!("updating package {package} of {case}"))?;
+    let mut said = Vec::new();
+    for (k, v) in [
+        ("affected", &change.affected),
+        ("introduced", &change.introduced),
+        ("fixed", &change.fixed),
+        ("fix commit", &change.fix_commit),
+    ] {
+        if let Some(v) = v {
+            said.push(format!("{k} {v}"));
+        }
+    }
+    record_event(
+        tx,
+        Some(case),
+        now,
+        "package_versions",
+        actor,
+        &format!("{package}: {}", said.join(", ")),
+    )
+}
+
+/// Applies `change` to the advisory fields of `case`; the event says what
+/// changed (not the draft's text: the draft is on the case).
+pub fn update_advisory(
+    tx: &Transaction<'_>,
+    case: &str,
+    change: &AdvisoryChange,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO case_advisories (case_id) VALUES (?1) ON CONFLICT (case_id) DO NOTHING",
+        [case],
+    )
+    .with_context(|| format!("updating the advisory of {case}"))?;
+    let cwes = change
+        .cwe_ids
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
+    let (ghsa_id, ghsa_url) = match &change.ghsa {
+        Some((id, url)) => (Some(id.as_str()), Some(url.as_str())),
+        None => (None, None),
+    };
+    tx.execute(
+        "UPDATE case_advisories SET
+            cwe_ids = COALESCE(?2, cwe_ids),
+            cve_id = COALESCE(?3, cve_id),
+            summary = COALESCE(?4, summary),
+            details = COALESCE(?5, details),
+            poc_withheld = COALESCE(?6, poc_withheld),
+            draft = COALESCE(?7, draft),
+            draft_by = CASE WHEN ?7 IS NULL THEN draft_by ELSE ?9 END,
+            draft_at = CASE WHEN ?7 IS NULL THEN draft_at ELSE ?10 END,
+            ghsa_id = COALESCE(?8, ghsa_id),
+            ghsa_url = COALESCE(?11, ghsa_url)
+         WHERE case_id = ?1",
+        params![
+            case,
+            cwes,
+            change.cve_id,
+            change.summary,
+            change.details,
+            change.poc_withheld,
+            change.draft,
+            ghsa_id,
+            actor,
+            ts(now),
+            ghsa_url
+        ],
+    )
+    .with_context(|| format!("updating the advisory of {case}"))?;
+    let mut said = Vec::new();
+    if let Some(c) = &change.cwe_ids {
+        said.push(format!("weakness {}", c.join(", ")));
+    }
+    if let Some(c) = &change.cve_id {
+        said.push(format!("CVE {c}"));
+    }
+    if change.summary.is_some() {
+        said.push("summary set".into());
+    }
+    if change.details.is_some() {
+        said.push("details set".into());
+    }
+    if let Some(w) = change.poc_withheld {
+        said.push(if w { "PoC withheld" } else { "PoC published" }.into());
+    }
+    if change.draft.is_some() {
+        said.push("draft edited".into());
+    }
+    if let Some((id, url)) = &change.ghsa {
+        said.push(format!("filed on GitHub as {id} ({url})"));
+    }
+    record_event(
+        tx,
+        Some(case),
+        now,
+        "advisory_changed",
+        actor,
+        &said.join("; "),
+    )
+}
+
+impl Store {
+    pub fn advisory_record(&self, case: &str) -> Result<AdvisoryRecord> {
+        advisory_record(&self.conn, case)
+    }
+
+    pub fn case_packages(&self, case: &str) -> Result<Vec<CasePackage>> {
+        case_packages(&self.conn, case)
+    }
+
+    /// The first message filed on the case (the report), its text.
+    pub fn report_text(&self, case: &str) -> Result<String> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT substr(body_text, 1, 20000) FROM messages WHERE case_id = ?1
+                 AND kind = 'report' ORDER BY id LIMIT 1",
+                [case],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .with_context(|| format!("reading the report of {case}"))?
+            .unwrap_or_default())
+    }
+}
