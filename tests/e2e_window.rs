@@ -161,14 +161,14 @@ fn forged_team_mail_does_not_stop_the_clock_when_trust_is_configured() {
     let dev = "dev-trust@example.org";
     // Claims to be the team; nothing vouches for it.
     let forged = format!(
-        "From: {dev}\r\nTo: {inbox}\r\nSubject: Re: [{forged_id}] a vulnerability\r\nMessage-ID: <forged-1@evil.example>\r\n\r\nhandled\r\n",
+        "From: {dev}\r\nTo: {inbox}\r\nCc: r-forged@reporter.example\r\nSubject: Re: [{forged_id}] a vulnerability\r\nMessage-ID: <forged-1@evil.example>\r\n\r\nhandled\r\n",
         inbox = d.inbox
     );
     send(s, "attacker@evil.example", &[&d.inbox], forged.as_bytes());
     // Vouched for by the receiving server.
     let genuine = format!(
         "Authentication-Results: mx.secdesk.test; dkim=pass header.d=example.org header.s=k1\r\n\
-         From: {dev}\r\nTo: {inbox}\r\nSubject: Re: [{genuine_id}] a vulnerability\r\nMessage-ID: <genuine-1@example.org>\r\n\r\nlooking\r\n",
+         From: {dev}\r\nTo: {inbox}\r\nCc: r-genuine@reporter.example\r\nSubject: Re: [{genuine_id}] a vulnerability\r\nMessage-ID: <genuine-1@example.org>\r\n\r\nlooking\r\n",
         inbox = d.inbox
     );
     send(s, dev, &[&d.inbox], genuine.as_bytes());
