@@ -43,17 +43,27 @@ pub struct Stats {
     /// The period the figures cover (cases received in it), if limited.
     pub since: Option<NaiveDate>,
     pub until: Option<NaiveDate>,
-    /// Reports: every case but history, silent closes and merged ones.
+    /// Reports: every case but history (still `imported`), silent closes
+    /// and merged ones.
     pub cases: usize,
     /// History filed at the first start or by `secdesk import`: not in
     /// any figure below.
     pub imported: usize,
-    /// Closed silently (spam, not a report): counted here, in no figure
-    /// below.
+    /// Closed silently (spam, not a report): counted here, and in the
+    /// window figures only as the breaches below.
     pub closed_silently: usize,
+    /// Of those, how many were closed only after their first-response
+    /// deadline had passed unanswered: breaches, counted in
+    /// `window_decided` (a silent close does not hide a breach).
+    pub closed_silently_breached: usize,
+    /// Cases filed as history and later reopened (counted in `cases`):
+    /// their first window was never secdesk's to keep, so they are in no
+    /// first-response figure; their later turns count under `follow_up`.
+    pub history_reopened: usize,
     pub time_to_acknowledge: Spread,
     pub time_to_first_response: Spread,
-    /// Cases whose window has closed or that were answered.
+    /// Cases whose window has closed or that were answered, and silent
+    /// closes that came after the deadline passed unanswered.
     pub window_decided: usize,
     /// Answered by a person before the deadline, however the case was
     /// closed later: closing an overdue case does not hide the breach.
@@ -111,11 +121,39 @@ fn kept(answered: Option<&str>, due: Option<DateTime<Utc>>, now: DateTime<Utc>) 
     }
 }
 
+/// Whether a case closed silently broke its first-response promise first:
+/// its deadline passed (before `now`) with no answer and the case still
+/// open. Closed, or answered, by the deadline: the lead decided in time
+/// that it was no report, and it is in no figure.
+fn breached_before_silent_close(c: &CaseRow, now: DateTime<Utc>) -> bool {
+    let Some(due) = c.response_due().filter(|d| *d < now) else {
+        return false;
+    };
+    if c.first_response_at
+        .as_deref()
+        .and_then(parse_ts)
+        .is_some_and(|a| a <= due)
+    {
+        return false;
+    }
+    match c.closed_at.as_deref().and_then(parse_ts) {
+        Some(closed) => closed > due,
+        // No record of when (a store edited by hand): a breach cannot be
+        // ruled out, and the figures never hide one.
+        None => true,
+    }
+}
+
 /// Computes the figures over `all` cases and their `turns` at `now`, for
 /// the cases received in [`since`, `until`) (days, UTC). History
 /// (`imported`), silent closes and merged cases are counted apart and left
-/// out of every figure: they were never a report to answer, or their
-/// messages count under the case they were merged into.
+/// out of the figures: they were never a report to answer, or their
+/// messages count under the case they were merged into. Two exceptions,
+/// because a breach is a breach however the case is closed later: a silent
+/// close after the deadline passed unanswered counts as a breach, and so
+/// does a follow-up turn on such a case left past its deadline. A case
+/// filed as history stays out of the first-response figures even after it
+/// is reopened and moved on.
 pub fn compute(
     all: &[CaseRow],
     turns: &[Turn],
@@ -133,18 +171,25 @@ pub fn compute(
         .copied()
         .filter(|c| !matches!(c.state.as_str(), "imported" | "closed" | "merged"))
         .collect();
-    let ack = cases
+    // The first window is secdesk's only on cases it filed as reports.
+    let answerable: Vec<&CaseRow> = cases.iter().copied().filter(|c| !c.history).collect();
+    let ack = answerable
         .iter()
         .filter_map(|c| secs(&c.received_at, c.acknowledged_at.as_deref()))
         .collect();
-    let first = cases
+    let first = answerable
         .iter()
         .filter_map(|c| secs(&c.received_at, c.first_response_at.as_deref()))
         .collect();
-    let mut decided = 0;
+    let closed_silently_breached = period
+        .iter()
+        .filter(|c| c.state == "closed" && !c.history)
+        .filter(|c| breached_before_silent_close(c, now))
+        .count();
+    let mut decided = closed_silently_breached;
     let mut within = 0;
     let mut within_unverified = 0;
-    for c in &cases {
+    for c in &answerable {
         match kept(c.first_response_at.as_deref(), c.response_due(), now) {
             Some(true) => {
                 decided += 1;
@@ -178,6 +223,8 @@ pub fn compute(
         cases: cases.len(),
         imported: count("imported"),
         closed_silently: count("closed"),
+        closed_silently_breached,
+        history_reopened: cases.len() - answerable.len(),
         time_to_acknowledge: Spread::of(ack),
         time_to_first_response: Spread::of(first),
         window_decided: decided,
@@ -192,7 +239,9 @@ pub fn compute(
 }
 
 /// The follow-up figures: turns started in the period, on cases that are
-/// reports (a turn on a case later closed as spam or merged away is not).
+/// reports (a turn on a case later closed as spam or merged away is not,
+/// unless it was left past its deadline first: that breach stays). Turns
+/// on history count like any other: the team owed those answers.
 fn follow_up(
     all: &[CaseRow],
     turns: &[Turn],
@@ -200,14 +249,17 @@ fn follow_up(
     since: Option<NaiveDate>,
     until: Option<NaiveDate>,
 ) -> FollowUpFigures {
-    let excluded: std::collections::HashSet<&str> = all
+    let state_of: std::collections::HashMap<&str, &str> = all
         .iter()
-        .filter(|c| matches!(c.state.as_str(), "closed" | "merged"))
-        .map(|c| c.id.as_str())
+        .map(|c| (c.id.as_str(), c.state.as_str()))
         .collect();
     let turns: Vec<&Turn> = turns
         .iter()
-        .filter(|t| !excluded.contains(t.case_id.as_str()))
+        .filter(|t| match state_of.get(t.case_id.as_str()) {
+            Some(&"merged") => false,
+            Some(&"closed") => turn_breached(t, now),
+            _ => true,
+        })
         .filter(|t| in_period(&t.started_at, since, until))
         .collect();
     let mut decided = 0;
@@ -247,6 +299,16 @@ fn follow_up(
         answered_within_window: within,
         share_answered_within_window: (decided > 0).then(|| within as f64 / decided as f64),
     }
+}
+
+/// Whether a turn's deadline passed with no answer (the case open, or
+/// closed only afterwards).
+fn turn_breached(t: &Turn, now: DateTime<Utc>) -> bool {
+    let Some(due) = parse_ts(&t.due_at).filter(|d| *d < now) else {
+        return false;
+    };
+    let by = |at: &Option<String>| at.as_deref().and_then(parse_ts).is_some_and(|a| a <= due);
+    !by(&t.answered_at) && !by(&t.ended_at)
 }
 
 /// A duration for people, from seconds.
@@ -338,6 +400,8 @@ mod tests {
         answered.state = "invalid".into();
         let mut spam = case("C", "low", None, None, None);
         spam.state = "closed".into();
+        // Called spam before its deadline: in no figure.
+        spam.closed_at = Some("2026-11-01T06:00:00.000Z".into());
         let s = compute(&[escalated, answered, spam], &[], now, None, None);
         assert_eq!((s.answered_within_window, s.window_decided), (1, 2));
         assert_eq!((s.cases, s.closed_silently), (2, 1));
@@ -375,6 +439,88 @@ mod tests {
         let s = compute(&[old, new], &[], now, None, d(2026, 1, 1));
         assert_eq!(s.cases, 1);
         assert_eq!(s.since, None);
+    }
+
+    #[test]
+    fn history_is_in_no_first_response_figure_even_reopened() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 10, 0, 0, 0).unwrap();
+        // Filed as history, reopened by its reporter and triaged since;
+        // the team's answer came days after the "deadline" it never had.
+        let mut old = case("H", "low", None, Some("2026-11-06T00:00:00.000Z"), None);
+        old.state = "triage".into();
+        old.history = true;
+        // The same, still answered fast: not a fast response of secdesk's.
+        let mut quick = case("Q", "low", None, Some("2026-11-01T00:01:00.000Z"), None);
+        quick.state = "accepted".into();
+        quick.history = true;
+        let live = case(
+            "L",
+            "low",
+            Some("2026-11-01T00:00:01.000Z"),
+            Some("2026-11-01T01:00:00.000Z"),
+            None,
+        );
+        // Its turn after the reopening counts: the team owed that answer.
+        let turns = [turn("H", 1, "2026-11-08T00:00:00.000Z", None, None)];
+        let s = compute(&[old, quick, live], &turns, now, None, None);
+        assert_eq!((s.cases, s.history_reopened), (3, 2));
+        assert_eq!((s.answered_within_window, s.window_decided), (1, 1));
+        assert_eq!(s.time_to_first_response.count, 1);
+        assert_eq!(s.time_to_first_response.worst_s, Some(3600.0));
+        assert_eq!(s.time_to_acknowledge.count, 1);
+        assert_eq!((s.follow_up.turns, s.follow_up.decided), (1, 1));
+        assert_eq!(s.follow_up.answered_within_window, 0);
+    }
+
+    #[test]
+    fn a_silent_close_after_the_deadline_is_still_a_breach() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 10, 0, 0, 0).unwrap();
+        // Deadline 2026-11-03T00:00 for every case.
+        let closed = |id: &str, first: Option<&str>, at: Option<&str>| {
+            let mut c = case(id, "low", None, first, None);
+            c.state = "closed".into();
+            c.closed_at = at.map(String::from);
+            c
+        };
+        let cases = [
+            // Left unanswered past the deadline, then called spam.
+            closed("late", None, Some("2026-11-05T00:00:00.000Z")),
+            // Answered late, then called spam: late all the same.
+            closed(
+                "answered-late",
+                Some("2026-11-04T00:00:00.000Z"),
+                Some("2026-11-05T00:00:00.000Z"),
+            ),
+            // No record of when (a hand-edited store): not hidden.
+            closed("unknown", None, None),
+            // Called spam in time: no report, in no figure.
+            closed("in-time", None, Some("2026-11-02T00:00:00.000Z")),
+            // Answered in time, then called spam: not a met promise either.
+            closed(
+                "answered",
+                Some("2026-11-01T01:00:00.000Z"),
+                Some("2026-11-05T00:00:00.000Z"),
+            ),
+        ];
+        let s = compute(&cases, &[], now, None, None);
+        assert_eq!((s.closed_silently, s.closed_silently_breached), (5, 3));
+        assert_eq!((s.answered_within_window, s.window_decided), (0, 3));
+        assert_eq!(s.share_answered_within_window, Some(0.0));
+        assert_eq!(s.cases, 0);
+        // Before the deadline, nothing is decided yet.
+        let early = Utc.with_ymd_and_hms(2026, 11, 2, 12, 0, 0).unwrap();
+        let s = compute(&[closed("x", None, None)], &[], early, None, None);
+        assert_eq!(s.window_decided, 0);
+        // A turn left past its deadline before the silent close stays a
+        // breach; one the close ended in time is in no figure.
+        let due = "2026-11-08T00:00:00.000Z";
+        let turns = [
+            turn("in-time", 1, due, None, Some("2026-11-09T00:00:00.000Z")),
+            turn("late", 1, due, None, Some("2026-11-07T00:00:00.000Z")),
+            turn("answered", 1, due, Some("2026-11-06T00:00:00.000Z"), None),
+        ];
+        let f = compute(&cases, &turns, now, None, None).follow_up;
+        assert_eq!((f.turns, f.decided, f.answered_within_window), (1, 1, 0));
     }
 
     #[test]

@@ -1,16 +1,21 @@
 //! Closing, merging and the figures after the hostile review of issue 13,
-//! on a temporary store: a reopened case goes back where it was and never
-//! to spam; migration 9 fills in `history` and `closed_at` for an existing
+//! on a temporary store with time passed in: history stays out of the
+//! first-response figures once reopened, a silent close after the deadline
+//! stays a breach, a reopened case goes back where it was and never to
+//! spam; migration 9 fills in `history` and `closed_at` for an existing
 //! store.
 
 mod support;
 
+use chrono::Duration;
 use rusqlite::Connection;
+use secdesk::case::assess::{Impact, Severity};
 use secdesk::case::workflow::{Action, CloseAs, Refused};
 use secdesk::store::cases::CaseRow;
+use secdesk::store::messages::Origin;
 use secdesk::store::schema::MIGRATIONS;
 use secdesk::store::Store;
-use secdesk::workflow::apply;
+use secdesk::workflow::{apply, reply};
 use support::pipeline::*;
 
 fn case(f: &Fixture, id: &str) -> CaseRow {
@@ -47,12 +52,118 @@ fn answer_thread(f: &mut Fixture, from: &str, to_mid: &str, mid: &str) {
     f.ingest(&raw);
 }
 
+fn lead_replies(f: &mut Fixture, id: &str) {
+    let c = case(f, id);
+    let now = f.now;
+    reply(&mut f.store, &f.cfg, &c, "Looking.".into(), "lead", now).unwrap();
+}
+
+fn stats(f: &Fixture) -> secdesk::stats::Stats {
+    let cases = f.store.list_cases(&Default::default()).unwrap();
+    let turns = f.store.all_turns().unwrap();
+    secdesk::stats::compute(&cases, &turns, f.now, None, None)
+}
+
 fn refused(r: anyhow::Result<impl std::fmt::Debug>) -> String {
     let e = r.unwrap_err();
     e.downcast_ref::<Refused>()
         .unwrap_or_else(|| panic!("not a refusal: {e:#}"))
         .0
         .clone()
+}
+
+#[test]
+fn history_reopened_and_answered_stays_out_of_the_first_window() {
+    let mut f = fixture();
+    let archive = Origin::Archive {
+        name: "old-inbox.mbox".into(),
+    };
+    let long_ago = f.now - Duration::days(400);
+    let raw = report(
+        "old@reporter.example",
+        "h1@r",
+        "old report",
+        "",
+        "1.0 leaks",
+    );
+    let old = f.ingest_from(&raw, &archive, long_ago).case.unwrap();
+    assert!(case(&f, &old).history, "filed as history");
+    // Its reporter writes again: reopened, the team owes an answer.
+    answer_thread(&mut f, "old@reporter.example", "h1@r", "h3@r");
+    let c = case(&f, &old);
+    assert_eq!(
+        (c.state.as_str(), c.reopened_from.as_deref()),
+        ("reopened", Some("imported"))
+    );
+    step(
+        &mut f,
+        &old,
+        Action::Triage {
+            severity: Severity::Low,
+            impact: Impact::parse("c=low,i=none,a=none").unwrap(),
+            cvss: None,
+        },
+    )
+    .unwrap();
+    lead_replies(&mut f, &old);
+    let c = case(&f, &old);
+    assert!(c.history && c.state == "triage");
+    assert!(
+        c.first_response_at.is_some(),
+        "the first answer 400 days on"
+    );
+    // A report of today, answered in time.
+    let live = report_from(&mut f, "sam@reporter.example", "l1@r", "new report");
+    assert!(!case(&f, &live).history);
+    lead_replies(&mut f, &live);
+    f.now += Duration::days(10);
+    let s = stats(&f);
+    assert_eq!((s.cases, s.history_reopened), (2, 1));
+    // No 400-day breach: the history case is in no first-response figure.
+    assert_eq!((s.answered_within_window, s.window_decided), (1, 1));
+    assert_eq!(s.time_to_first_response.count, 1);
+    // Its turn after the reopening is the team's, and counts.
+    assert_eq!((s.follow_up.turns, s.follow_up.reopened), (1, 1));
+    assert_eq!(
+        (s.follow_up.answered_within_window, s.follow_up.decided),
+        (1, 1)
+    );
+}
+
+#[test]
+fn a_silent_close_after_the_deadline_stays_a_breach() {
+    let mut f = fixture();
+    let late = report_from(&mut f, "a@reporter.example", "s1@r", "Buy SEO");
+    let due = case(&f, &late).response_due().unwrap();
+    f.now = due + Duration::hours(1);
+    step(
+        &mut f,
+        &late,
+        Action::Close {
+            as_: Some(CloseAs::Spam),
+            note: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        case(&f, &late).closed_at.as_deref(),
+        Some(secdesk::store::ts(f.now).as_str())
+    );
+    // Spam called spam in time is in no figure.
+    let quick = report_from(&mut f, "b@reporter.example", "s2@r", "Cheap pills");
+    step(
+        &mut f,
+        &quick,
+        Action::Close {
+            as_: Some(CloseAs::NotAReport),
+            note: None,
+        },
+    )
+    .unwrap();
+    f.now += Duration::days(5);
+    let s = stats(&f);
+    assert_eq!((s.closed_silently, s.closed_silently_breached), (2, 1));
+    assert_eq!((s.answered_within_window, s.window_decided), (0, 1));
 }
 
 #[test]

@@ -180,6 +180,24 @@ fn stats_text(s: &crate::stats::Stats) -> String {
             format!(" (and {}, in no figure below)", apart.join(" and "))
         }
     );
+    // The exceptions to "in no figure below", said where a reader of the
+    // share looks for them.
+    if s.closed_silently_breached > 0 {
+        let _ = writeln!(
+            o,
+            "  except {} closed silently only after the deadline passed unanswered: \
+             counted as breaches",
+            s.closed_silently_breached
+        );
+    }
+    if s.history_reopened > 0 {
+        let _ = writeln!(
+            o,
+            "  of the cases, {} were filed as history and reopened later: \
+             in no first-response figure (their later turns count)",
+            s.history_reopened
+        );
+    }
     let _ = writeln!(
         o,
         "time to acknowledge:    median {}, worst {} ({} cases)",
