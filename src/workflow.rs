@@ -8,7 +8,9 @@
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use crate::case::workflow::{check_merge, decide, Action, Change, Notice, Refused, Snapshot};
+use crate::case::workflow::{
+    carry_over, check_merge, decide, Action, Change, Notice, Record, Refused, Snapshot,
+};
 use crate::case::CaseId;
 use crate::config::Config;
 use crate::mail::address::clean_address;
@@ -265,19 +267,45 @@ pub fn assign(
     Ok(addr)
 }
 
-/// What a merge moved, for the CLI to say.
+/// What a merge moved and carried over, for the CLI to say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Merged {
     pub messages: usize,
     pub mails: usize,
+    /// What the target took over from the merged case (embargo, credit,
+    /// assignee, assessment), in the lead's words.
+    pub carried: Vec<String>,
+    /// What stayed behind, and why (the target has its own, say).
+    pub not_carried: Vec<String>,
+}
+
+/// What a merge may carry over from a case row.
+fn record(c: &CaseRow) -> Record {
+    Record {
+        reporter: c.reporter.clone(),
+        reporter_name: c.reporter_name.clone(),
+        embargo_until: c.embargo_until.clone(),
+        embargo_note: c.embargo_note.clone(),
+        credit_consent: c.credit_consent.clone(),
+        credit_name: c.credit_name.clone(),
+        credit_source: c.credit_source.clone(),
+        credit_request: c.credit_request.clone(),
+        assignee: c.assignee.clone(),
+        severity: c.severity.clone(),
+        impact: c.impact.clone(),
+        cvss_vector: c.cvss_vector.clone(),
+    }
 }
 
 /// Merges case `from` into `into`: its messages and our mail about it move
 /// there, its id stays an alias that threads to `into` (state `merged`), and
-/// nobody is mailed. `into` keeps its id and state; its clock is the
-/// earlier of the two (the conversation began with the first message), and
-/// a turn the team owed on `from` is owed on `into`. Events stay where they
-/// were written (the trail is append-only); `show` lists both.
+/// nobody is mailed. `into` must be open; it keeps its id and state; its
+/// clock is the earlier of the two (the conversation began with the first
+/// message) unless `from` is history, whose window was never secdesk's; a
+/// turn the team owed on `from` is owed on `into`; and what the lead
+/// recorded on `from` that `into` lacks (embargo, credit, assignee,
+/// assessment) goes with it. Events stay where they were written (the
+/// trail is append-only); `show` lists both.
 pub fn merge(
     store: &mut Store,
     cfg: &Config,
@@ -286,9 +314,14 @@ pub fn merge(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<Merged> {
-    check_merge(&snapshot(cfg, from)?, &snapshot(cfg, into)?)?;
     let (f, t) = (from.id.as_str(), into.id.as_str());
     store.write(|tx| {
+        // Read again under the write lock: a step committed since the
+        // caller read them (the target closed, say) must count.
+        let from = get_case(tx, f)?.with_context(|| format!("case {f} vanished"))?;
+        let into = get_case(tx, t)?.with_context(|| format!("case {t} vanished"))?;
+        check_merge(&snapshot(cfg, &from)?, &snapshot(cfg, &into)?)?;
+        let carry = carry_over(&record(&from), &record(&into));
         let messages = tx
             .execute("UPDATE messages SET case_id = ?2 WHERE case_id = ?1", [f, t])
             .with_context(|| format!("moving the messages of {f}"))?;
@@ -297,8 +330,11 @@ pub fn merge(
             .with_context(|| format!("moving the mail about {f}"))?;
         // The earlier clock: min() of two RFC 3339 UTC strings of one
         // format is the earlier time; NULLs (not yet) lose to a time.
-        tx.execute(
-            "UPDATE cases SET
+        // History's window was never secdesk's to keep: taking its clock
+        // would make the target a breach it never was.
+        if !from.history {
+            tx.execute(
+                "UPDATE cases SET
                  received_at = min(received_at, (SELECT received_at FROM cases WHERE id = ?1)),
                  response_due_at = min(response_due_at,
                                        (SELECT response_due_at FROM cases WHERE id = ?1)),
@@ -309,9 +345,10 @@ pub fn merge(
                      (SELECT first_response_at FROM cases WHERE id = ?1)),
                      first_response_at, (SELECT first_response_at FROM cases WHERE id = ?1))
              WHERE id = ?2",
-            [f, t],
-        )
-        .with_context(|| format!("merging the clock of {f} into {t}"))?;
+                [f, t],
+            )
+            .with_context(|| format!("merging the clock of {f} into {t}"))?;
+        }
         if let Some(open) = crate::store::turns::open_turn(tx, f)? {
             crate::store::turns::end_turn(tx, f, now)?;
             let (Some(start), Some(due)) = (
@@ -327,6 +364,14 @@ pub fn merge(
             [f, t],
         )
         .with_context(|| format!("marking {f} merged"))?;
+        for (field, value) in &carry.set {
+            // Column names come from a closed enum, never from input.
+            tx.execute(
+                &format!("UPDATE cases SET {} = ?2 WHERE id = ?1", field.column()),
+                rusqlite::params![t, value],
+            )
+            .with_context(|| format!("carrying {} over from {f} to {t}", field.column()))?;
+        }
         crate::store::messages::refresh_missing_items(tx, t)?;
         record_event(
             tx,
@@ -345,15 +390,35 @@ pub fn merge(
             "merged_in",
             actor,
             &format!(
-                "{f} ({:?}, from {}) merged in: {messages} messages and {mails} mails",
+                "{f} ({:?}, from {}) merged in: {messages} messages and {mails} mails{}",
                 from.subject,
                 if from.reporter.is_empty() {
                     "no address"
                 } else {
                     &from.reporter
+                },
+                if from.history {
+                    format!("; the clock stays {t}'s ({f} was filed as history)")
+                } else {
+                    String::new()
                 }
             ),
         )?;
-        Ok(Merged { messages, mails })
+        if !carry.carried.is_empty() || !carry.not_carried.is_empty() {
+            let mut detail = match carry.carried.is_empty() {
+                true => format!("nothing carried over from {f}"),
+                false => format!("carried over from {f}: {}", carry.carried.join("; ")),
+            };
+            if !carry.not_carried.is_empty() {
+                detail.push_str(&format!("; not carried: {}", carry.not_carried.join("; ")));
+            }
+            record_event(tx, Some(t), now, "carried_over", actor, &detail)?;
+        }
+        Ok(Merged {
+            messages,
+            mails,
+            carried: carry.carried,
+            not_carried: carry.not_carried,
+        })
     })
 }

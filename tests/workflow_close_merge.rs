@@ -1,9 +1,9 @@
-//! Closing, merging and the figures after the hostile review of issue 13,
-//! on a temporary store with time passed in: history stays out of the
-//! first-response figures once reopened, a silent close after the deadline
-//! stays a breach, a reopened case goes back where it was and never to
-//! spam; migration 9 fills in `history` and `closed_at` for an existing
-//! store.
+//! Closing and merging after the hostile review of issue 13, on a temporary
+//! store with time passed in: history stays out of the first-response
+//! figures once reopened, a silent close after the deadline stays a breach,
+//! a reopened case goes back where it was and never to spam, a merge goes
+//! only into an open case and takes the lead's record with it; and
+//! migration 9 fills in both new columns for an existing store.
 
 mod support;
 
@@ -15,7 +15,7 @@ use secdesk::store::cases::CaseRow;
 use secdesk::store::messages::Origin;
 use secdesk::store::schema::MIGRATIONS;
 use secdesk::store::Store;
-use secdesk::workflow::{apply, reply};
+use secdesk::workflow::{apply, assign, merge, reply, Merged};
 use support::pipeline::*;
 
 fn case(f: &Fixture, id: &str) -> CaseRow {
@@ -62,6 +62,16 @@ fn stats(f: &Fixture) -> secdesk::stats::Stats {
     let cases = f.store.list_cases(&Default::default()).unwrap();
     let turns = f.store.all_turns().unwrap();
     secdesk::stats::compute(&cases, &turns, f.now, None, None)
+}
+
+fn merge_rows(f: &mut Fixture, from: &CaseRow, into: &CaseRow) -> anyhow::Result<Merged> {
+    let now = f.now;
+    merge(&mut f.store, &f.cfg, from, into, "lead", now)
+}
+
+fn merge_ids(f: &mut Fixture, from: &str, into: &str) -> anyhow::Result<Merged> {
+    let (from, into) = (case(f, from), case(f, into));
+    merge_rows(f, &from, &into)
 }
 
 fn refused(r: anyhow::Result<impl std::fmt::Debug>) -> String {
@@ -209,6 +219,139 @@ fn a_reopened_case_goes_back_where_it_was_never_to_spam() {
     let c = case(&f, &id);
     assert_eq!(c.state, "invalid");
     assert_eq!(c.closed_at, Some(secdesk::store::ts(f.now)));
+}
+
+#[test]
+fn a_merge_goes_only_into_an_open_case() {
+    let mut f = fixture();
+    let shut = report_from(&mut f, "sam@reporter.example", "m1@r", "Data leak");
+    let open = report_from(&mut f, "sam@reporter.example", "m2@r", "Data leak, more");
+    let into_before = case(&f, &shut);
+    step(
+        &mut f,
+        &shut,
+        Action::Reject {
+            reason: "works as designed".into(),
+        },
+    )
+    .unwrap();
+    // The target's row was read before it was closed: still refused.
+    let from = case(&f, &open);
+    let e = refused(merge_rows(&mut f, &from, &into_before));
+    assert!(
+        e.contains(&format!("case {shut} is invalid"))
+            && e.contains(&format!("secdesk merge {shut} --into {open}")),
+        "{e}"
+    );
+    // Nothing moved.
+    assert_eq!(case(&f, &open).state, "new");
+    assert_eq!(
+        f.count(&format!(
+            "SELECT COUNT(*) FROM messages WHERE case_id = '{open}'"
+        )),
+        1
+    );
+    assert!(!f.events(&shut).iter().any(|(k, _)| k == "merged_in"));
+    // The other way works.
+    let m = merge_ids(&mut f, &shut, &open).unwrap();
+    assert_eq!(m.messages, 1);
+    assert_eq!(case(&f, &shut).state, "merged");
+}
+
+#[test]
+fn a_merge_carries_the_leads_record_where_the_target_has_none() {
+    let mut f = fixture();
+    let into = report_from(&mut f, "sam@reporter.example", "c1@r", "Data leak");
+    let from = report_from(&mut f, "kim@other.example", "c2@r", "Same leak");
+    let now = f.now;
+    let today = now.date_naive();
+    let until = today + Duration::days(60);
+    step(
+        &mut f,
+        &from,
+        Action::Embargo {
+            until,
+            note: Some("talk at a conference".into()),
+            today,
+        },
+    )
+    .unwrap();
+    step(
+        &mut f,
+        &from,
+        Action::Credit {
+            consent: true,
+            name: None,
+        },
+    )
+    .unwrap();
+    step(
+        &mut f,
+        &from,
+        Action::Triage {
+            severity: Severity::High,
+            impact: Impact::parse("c=high,i=none,a=none").unwrap(),
+            cvss: None,
+        },
+    )
+    .unwrap();
+    let c = case(&f, &from);
+    assign(&mut f.store, &c, "dev@example.org", "lead", now).unwrap();
+    // The target has an assignee of its own: it stays.
+    let c = case(&f, &into);
+    assign(&mut f.store, &c, "lead@example.org", "lead", now).unwrap();
+    let m = merge_ids(&mut f, &from, &into).unwrap();
+    assert_eq!(m.carried.len(), 3, "{:?}", m.carried);
+    assert_eq!(m.not_carried.len(), 1, "{:?}", m.not_carried);
+    let c = case(&f, &into);
+    assert_eq!(c.embargo_until, Some(until.to_string()));
+    assert_eq!(c.embargo_note.as_deref(), Some("talk at a conference"));
+    assert_eq!(c.credit_consent.as_deref(), Some("yes"));
+    assert_eq!(c.credit_source.as_deref(), Some("lead"));
+    // Kim consented, not Sam: the credit names Kim, not this case's reporter.
+    assert_eq!(c.credit_name.as_deref(), Some("kim@other.example"));
+    assert_eq!(c.severity.as_deref(), Some("high"));
+    assert_eq!(c.impact.as_deref(), Some("c=high,i=none,a=none"));
+    assert_eq!(c.assignee.as_deref(), Some("lead@example.org"));
+    assert_eq!(c.state, "new", "the target keeps its state");
+    let ev = f.events(&into);
+    let (_, d) = ev.iter().find(|(k, _)| k == "carried_over").unwrap();
+    assert!(
+        d.contains(&format!("carried over from {from}"))
+            && d.contains(&until.to_string())
+            && d.contains("credit consent yes, as kim@other.example")
+            && d.contains("severity high")
+            && d.contains("not carried: assignee dev@example.org"),
+        "{d}"
+    );
+}
+
+#[test]
+fn history_merged_in_leaves_the_targets_clock_alone() {
+    let mut f = fixture();
+    let archive = Origin::Archive {
+        name: "old-inbox.mbox".into(),
+    };
+    let long_ago = f.now - Duration::days(400);
+    let raw = report(
+        "sam@reporter.example",
+        "o1@r",
+        "old report",
+        "",
+        "1.0 leaks",
+    );
+    let old = f.ingest_from(&raw, &archive, long_ago).case.unwrap();
+    let live = report_from(&mut f, "sam@reporter.example", "o2@r", "Data leak");
+    let before = case(&f, &live);
+    merge_ids(&mut f, &old, &live).unwrap();
+    let after = case(&f, &live);
+    assert_eq!(after.received_at, before.received_at);
+    assert_eq!(after.response_due_at, before.response_due_at);
+    assert!(!after.history);
+    let ev = f.events(&live);
+    assert!(ev
+        .iter()
+        .any(|(k, d)| k == "merged_in" && d.contains("filed as history")));
 }
 
 /// A store at schema 8 with a case of each kind, upgraded.

@@ -9,6 +9,9 @@
 use super::assess::{Cvss, Impact, Severity};
 use super::{transition, CaseId, State};
 
+mod merge;
+pub use merge::{carry_over, check_merge, CarryOver, Record};
+
 /// A step the lead takes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -149,6 +152,7 @@ pub enum Field {
     EmbargoUntil,
     EmbargoNote,
     ClosedAt,
+    Assignee,
 }
 
 impl Field {
@@ -177,6 +181,7 @@ impl Field {
             Field::EmbargoUntil => "embargo_until",
             Field::EmbargoNote => "embargo_note",
             Field::ClosedAt => "closed_at",
+            Field::Assignee => "assignee",
         }
     }
 }
@@ -551,26 +556,6 @@ fn embargo(
         detail,
         None,
     ))
-}
-
-/// Whether case `from` may be merged into `into`: two different cases,
-/// neither already merged away.
-pub fn check_merge(from: &Snapshot, into: &Snapshot) -> Result<(), Refused> {
-    if from.id == into.id {
-        return Err(Refused(format!(
-            "case {} cannot be merged into itself",
-            from.id
-        )));
-    }
-    for c in [from, into] {
-        if c.state == State::Merged {
-            return Err(Refused(format!(
-                "case {} is already merged into another",
-                c.id
-            )));
-        }
-    }
-    Ok(())
 }
 
 fn disclose(case: &Snapshot, advisory: String, now: &str) -> Result<Change, Refused> {

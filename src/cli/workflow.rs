@@ -91,6 +91,12 @@ pub fn merge(cfg: &Config, id: &str, into: &str) -> Result<ExitCode> {
         "{}: merged into {} ({} messages, {} mails moved; nobody was mailed)",
         from.id, into.id, m.messages, m.mails
     );
+    for c in &m.carried {
+        println!("{}: carried over: {c}", into.id);
+    }
+    for c in &m.not_carried {
+        println!("{}: not carried: {c}", into.id);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -337,18 +337,3 @@ fn a_reopened_case_is_never_closed_as_spam() {
     .unwrap();
     assert!(c.set.contains(&(Field::ClosedAt, Some("T".into()))));
 }
-
-#[test]
-fn merging_needs_two_live_cases() {
-    let a = snap(State::New);
-    let mut b = snap(State::Triage);
-    b.id = CaseId::parse("SEC-2026-0002", "SEC").unwrap();
-    assert!(check_merge(&a, &b).is_ok());
-    assert!(check_merge(&a, &a).unwrap_err().0.contains("itself"));
-    let mut gone = b.clone();
-    gone.state = State::Merged;
-    assert!(check_merge(&a, &gone)
-        .unwrap_err()
-        .0
-        .contains("already merged"));
-}
