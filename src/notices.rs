@@ -38,6 +38,9 @@ pub struct NoticeContext {
     pub reason: String,
     pub duplicate_of: String,
     pub version: String,
+    /// Where the fix is: `Example 9.0.2`, or, for a case whose packages
+    /// were released apart, `App 9.0.2 and @example/cli 9.0.3` as recorded.
+    pub released_in: String,
     pub advisory_url: String,
     pub credit: String,
     /// A duplicate of the reporter's own earlier report.
@@ -69,6 +72,7 @@ pub fn notice_context(c: &CaseRow, project: &ProjectConfig) -> NoticeContext {
         reason: c.decision_reason.clone().unwrap_or_else(none),
         duplicate_of: c.duplicate_of.clone().unwrap_or_else(none),
         version: c.fixed_version.clone().unwrap_or_else(none),
+        released_in: released_in(&project.name, c.fixed_version.as_deref()),
         advisory_url: c
             .advisory
             .as_deref()
@@ -76,6 +80,22 @@ pub fn notice_context(c: &CaseRow, project: &ProjectConfig) -> NoticeContext {
             .unwrap_or_else(none),
         credit: credit_sentence(c),
         own_report: false,
+    }
+}
+
+/// `Project 9.0.2` for a bare version; a version recorded per package
+/// (`App 9.0.2 and CLI 9.0.3`) already names what was released.
+fn released_in(project: &str, version: Option<&str>) -> String {
+    let Some(v) = version.map(str::trim).filter(|v| !v.is_empty()) else {
+        return String::new();
+    };
+    let bare = v
+        .trim_start_matches(['v', 'V'])
+        .starts_with(|c: char| c.is_ascii_digit());
+    if bare {
+        format!("{project} {v}")
+    } else {
+        v.to_string()
     }
 }
 
@@ -116,4 +136,20 @@ pub fn notice_mail(
         project.domain(),
         Some(format!("notice:{}:{}:{token}", c.id, notice.name())),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn released_in_names_the_project_only_for_a_bare_version() {
+        assert_eq!(released_in("Example", Some("9.0.2")), "Example 9.0.2");
+        assert_eq!(released_in("Example", Some("v1.2.0")), "Example v1.2.0");
+        assert_eq!(
+            released_in("Example", Some("App 9.0.2 and @example/cli 9.0.3")),
+            "App 9.0.2 and @example/cli 9.0.3"
+        );
+        assert_eq!(released_in("Example", None), "");
+    }
 }

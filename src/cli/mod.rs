@@ -2,6 +2,7 @@
 //! family that loads what it needs and calls into the library.
 
 mod admin;
+mod advisory;
 mod attachment;
 mod cases;
 mod import;
@@ -105,18 +106,26 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Triage: severity, CIA impact and optionally a CVSS 3.1 vector.
+    /// Triage: severity, CIA impact and optionally a CVSS 3.1 vector; the
+    /// packages affected and the weakness (these two also on their own,
+    /// later).
     Triage {
         id: String,
         /// critical, high, medium or low.
-        #[arg(long)]
-        severity: String,
+        #[arg(long, requires = "impact")]
+        severity: Option<String>,
         /// c=…,i=…,a=… with none, low or high each.
-        #[arg(long)]
-        impact: String,
+        #[arg(long, requires = "severity")]
+        impact: Option<String>,
         /// e.g. CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H
-        #[arg(long)]
+        #[arg(long, requires = "severity")]
         cvss: Option<String>,
+        /// The packages affected, by their ids in [[project.packages]].
+        #[arg(long = "package", value_name = "ID[,ID]", value_delimiter = ',')]
+        packages: Vec<String>,
+        /// The weakness, e.g. CWE-79 (several allowed).
+        #[arg(long = "cwe", value_name = "CWE-N", value_delimiter = ',')]
+        cwes: Vec<String>,
     },
     /// Accept as a vulnerability (the reporter is told, with the severity).
     Accept { id: String },
@@ -138,24 +147,50 @@ pub enum Command {
         #[arg(long = "ref", value_name = "URL")]
         fix_ref: String,
     },
-    /// The fix is released in VERSION (the reporter is told).
+    /// The fix is released in VERSION (for PACKAGE: the case is released,
+    /// and the reporter told, once every package it affects has its fix).
     Released {
         id: String,
         #[arg(long)]
+        package: Option<String>,
+        #[arg(long)]
         version: String,
     },
-    /// The analysis: affected versions, where it came in, what users risk.
+    /// The analysis: affected versions (per package), where it came in,
+    /// what users risk, the root cause and the advisory's one sentence.
     Analyze {
         id: String,
+        /// The package the versions are for (when the case has several).
         #[arg(long)]
-        affected: String,
+        package: Option<String>,
+        /// e.g. ">=8.0.0 <9.1.1", checked for the package's ecosystem.
         #[arg(long)]
-        introduced: String,
+        affected: Option<String>,
         #[arg(long)]
-        user_impact: String,
+        introduced: Option<String>,
+        /// The version that fixes it, if known before `released`.
+        #[arg(long)]
+        fixed: Option<String>,
+        /// The full commit id of the fix (OSV's GIT range).
+        #[arg(long)]
+        fix_commit: Option<String>,
+        #[arg(long, requires_all = ["affected", "introduced"])]
+        user_impact: Option<String>,
         /// What users can do if they cannot upgrade.
-        #[arg(long)]
+        #[arg(long, requires = "user_impact")]
         workaround: Option<String>,
+        /// The root cause, for the advisory's Details.
+        #[arg(long)]
+        details: Option<String>,
+        /// The advisory's summary sentence (else one is built).
+        #[arg(long)]
+        summary: Option<String>,
+    },
+    /// Record the CVE id assigned to the case.
+    Cve {
+        id: String,
+        /// CVE-YYYY-NNNN.
+        cve: String,
     },
     /// Record the reporter's consent to be credited (and the name to use).
     /// Mail never overrides what you record here.
@@ -216,11 +251,27 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = ".")]
         out: PathBuf,
     },
-    /// Draft the advisory: GitHub (Markdown), OSV (JSON) or announcement.
+    /// Draft the advisory: GitHub (Markdown), OSV (JSON), the GitHub API
+    /// request (github) or the announcement; edit it; file it on GitHub.
     Advisory {
         id: String,
         #[arg(long, default_value = "ghsa")]
         format: String,
+        /// Open the draft in $EDITOR; the saved text is used from then on.
+        #[arg(long, conflicts_with = "publish")]
+        edit: bool,
+        /// File it as a draft repository advisory (or update it): github.
+        #[arg(long, value_name = "WHERE")]
+        publish: Option<String>,
+        /// With --publish: ask GitHub for a CVE.
+        #[arg(long, requires = "publish")]
+        request_cve: bool,
+        /// Withhold the reporter's steps (the PoC section says so).
+        #[arg(long, conflicts_with = "poc")]
+        no_poc: bool,
+        /// Publish the steps again after --no-poc.
+        #[arg(long)]
+        poc: bool,
     },
     /// The transparency figures: response times, the 48-hour share, fix and
     /// disclosure times by severity, open cases by state.
@@ -423,8 +474,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             severity,
             impact,
             cvss,
+            packages,
+            cwes,
         } => {
             use crate::case::assess;
+            let (Some(severity), Some(impact)) = (severity, impact) else {
+                if packages.is_empty() && cwes.is_empty() {
+                    return Err(UsageError(
+                        "triage needs --severity and --impact, or --package / --cwe".into(),
+                    )
+                    .into());
+                }
+                advisory::triage_extras(&cfg, &id, &packages, &cwes)?;
+                println!("{id}: packages and weakness recorded");
+                return Ok(ExitCode::SUCCESS);
+            };
             let severity = severity
                 .parse()
                 .map_err(|e: String| UsageError(format!("--severity: {e}")))?;
@@ -434,7 +498,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 Some(v) => Some(assess::cvss(&v).map_err(|e| UsageError(format!("--cvss: {e}")))?),
                 None => None,
             };
-            workflow::step(
+            advisory::check_triage_extras(&cfg, &packages, &cwes)?;
+            let code = workflow::step(
                 &cfg,
                 &id,
                 Action::Triage {
@@ -442,31 +507,45 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     impact,
                     cvss,
                 },
-            )
+            )?;
+            advisory::triage_extras(&cfg, &id, &packages, &cwes)?;
+            Ok(code)
         }
         Command::Accept { id } => workflow::step(&cfg, &id, Action::Accept),
         Command::Reject { id, reason } => workflow::step(&cfg, &id, Action::Reject { reason }),
         Command::Duplicate { id, of } => workflow::step(&cfg, &id, Action::Duplicate { of }),
         Command::Fixing { id, fix_ref } => workflow::step(&cfg, &id, Action::Fixing { fix_ref }),
-        Command::Released { id, version } => {
-            workflow::step(&cfg, &id, Action::Released { version })
-        }
+        Command::Released {
+            id,
+            package,
+            version,
+        } => advisory::released(&cfg, &id, package, version),
         Command::Analyze {
             id,
+            package,
             affected,
             introduced,
+            fixed,
+            fix_commit,
             user_impact,
             workaround,
-        } => workflow::step(
+            details,
+            summary,
+        } => advisory::analyze(
             &cfg,
             &id,
-            Action::Analyze {
+            advisory::Versions {
+                package,
                 affected,
                 introduced,
-                user_impact,
-                workaround,
+                fixed,
+                fix_commit,
             },
+            user_impact.map(|u| (u, workaround)),
+            details,
+            summary,
         ),
+        Command::Cve { id, cve } => advisory::cve(&cfg, &id, &cve),
         Command::Credit {
             id,
             consent,
@@ -509,7 +588,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             workflow::step(&cfg, &id, Action::Embargo { until, note, today })
         }
         Command::Attachment { id, n, out } => attachment::run(&cfg, &id, n, &out),
-        Command::Advisory { id, format } => workflow::advisory(&cfg, &id, &format),
+        Command::Advisory {
+            id,
+            format,
+            edit,
+            publish,
+            request_cve,
+            no_poc,
+            poc,
+        } => {
+            if no_poc || poc {
+                advisory::record_text(&cfg, &id, None, None, Some(no_poc))?;
+            }
+            match (edit, publish.as_deref()) {
+                (true, _) => advisory::edit(&cfg, &id),
+                (false, Some("github")) => advisory::publish(&cfg, &id, request_cve),
+                (false, Some(other)) => Err(UsageError(format!(
+                    "--publish {other:?}: secdesk publishes to github only"
+                ))
+                .into()),
+                (false, None) => advisory::show(&cfg, &id, &format),
+            }
+        }
         Command::Stats { since, until, json } => {
             let date = |flag: &str, v: Option<String>| -> Result<Option<chrono::NaiveDate>> {
                 match v {

@@ -10,7 +10,6 @@ use chrono::Utc;
 use super::cases::require_case;
 use super::respond::actor;
 use super::{open_store, UsageError};
-use crate::advisory;
 use crate::case::assess::{parse_credit, Credit};
 use crate::case::workflow::Action;
 use crate::config::Config;
@@ -96,33 +95,6 @@ pub fn merge(cfg: &Config, id: &str, into: &str) -> Result<ExitCode> {
     }
     for c in &m.not_carried {
         println!("{}: not carried: {c}", into.id);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `secdesk advisory ID --format ghsa|osv|announcement`.
-pub fn advisory(cfg: &Config, id: &str, format: &str) -> Result<ExitCode> {
-    let store = open_store(cfg)?;
-    let case = require_case(cfg, &store, id)?;
-    match format {
-        "ghsa" => print!("{}", advisory::ghsa(&case, &cfg.project)),
-        "osv" => println!(
-            "{}",
-            serde_json::to_string_pretty(&advisory::osv(&case, &cfg.project, Utc::now()))?
-        ),
-        "announcement" => print!("{}", advisory::announcement(&case, &cfg.project)),
-        other => {
-            return Err(UsageError(format!(
-                "--format {other:?}: expected ghsa, osv or announcement"
-            ))
-            .into())
-        }
-    }
-    if case.state != "disclosed" && case.state != "released" {
-        eprintln!(
-            "secdesk: note: {} is {}; the draft has gaps until the fix is released and analysed",
-            case.id, case.state
-        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -254,6 +254,35 @@ UPDATE cases SET closed_at = (SELECT max(at) FROM events e
     WHERE id IN (SELECT case_id FROM events
                  WHERE kind IN ('closed_silently', 'closed_again'));
 "#,
+    // 10: advisories a maintainer can publish (issue 14). A case affects
+    // packages, each with its own versions; the advisory's own fields
+    // (weaknesses, CVE, the lead's summary and root cause, the edited
+    // draft, the GitHub advisory it was filed as) live beside the case.
+    r#"
+CREATE TABLE case_packages (
+    case_id    TEXT NOT NULL REFERENCES cases (id),
+    package    TEXT NOT NULL,
+    position   INTEGER NOT NULL DEFAULT 0,
+    affected   TEXT,
+    introduced TEXT,
+    fixed      TEXT,
+    fix_commit TEXT,
+    PRIMARY KEY (case_id, package)
+) STRICT;
+CREATE TABLE case_advisories (
+    case_id      TEXT PRIMARY KEY REFERENCES cases (id),
+    cwe_ids      TEXT NOT NULL DEFAULT '[]',
+    cve_id       TEXT,
+    summary      TEXT,
+    details      TEXT,
+    poc_withheld INTEGER NOT NULL DEFAULT 0,
+    draft        TEXT,
+    draft_by     TEXT,
+    draft_at     TEXT,
+    ghsa_id      TEXT,
+    ghsa_url     TEXT
+) STRICT;
+"#,
 ];
 
 /// One object's row in `sqlite_master`, less what SQLite may place freely

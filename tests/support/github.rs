@@ -29,7 +29,8 @@
 //! is 404, as GitHub answers an unknown route.
 //!
 //! The schemas are read from `$SECDESK_GITHUB_SCHEMAS` or, by default,
-//! /work/shared/schemas (see its README.md).
+//! tests/data (copies of the shared schemas: GitHub's OpenAPI description
+//! at the commit the shared schemas README names).
 
 #![allow(dead_code)]
 
@@ -336,7 +337,7 @@ fn schema_errors(validator: &jsonschema::Validator, body: &Value) -> Vec<String>
 fn schemas_dir() -> PathBuf {
     std::env::var_os("SECDESK_GITHUB_SCHEMAS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/schemas"))
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data")))
 }
 
 fn load_validator(file: &str) -> jsonschema::Validator {
