@@ -167,6 +167,13 @@ pub fn record_text(
     }
     let mut store = open_store(cfg)?;
     let case = require_case(cfg, &store, id)?;
+    if store.advisory_record(&case.id)?.draft.is_some() {
+        // The lead's edit is used as it stands: say where the change is not seen.
+        eprintln!(
+            "secdesk: note: {} has an edited draft, which is used as written; change it with              `secdesk advisory {} --edit`",
+            case.id, case.id
+        );
+    }
     let change = AdvisoryChange {
         summary,
         details,
