@@ -435,3 +435,55 @@ fn migration_9_fills_in_history_and_closed_at() {
     assert!(get("SEC-2025-0009").history);
     assert!(!get("SEC-2026-0009").history);
 }
+
+/// The advisory work done on the merged case (packages and their versions,
+/// weakness, CVE) goes with it where the target has none.
+#[test]
+fn a_merge_carries_the_advisory_where_the_target_has_none() {
+    use secdesk::store::advisories::{
+        set_packages, update_advisory, update_package, AdvisoryChange, PackageChange,
+    };
+    let mut f = fixture();
+    let a = report_from(&mut f, "sam@reporter.example", "m1@r", "XSS");
+    let b = report_from(&mut f, "sam@reporter.example", "m2@r", "XSS again");
+    let now = f.now;
+    f.store
+        .write(|tx| {
+            set_packages(tx, &b, &["cli".into()], "lead", now)?;
+            update_package(
+                tx,
+                &b,
+                "cli",
+                &PackageChange {
+                    fixed: Some("9.0.3".into()),
+                    ..Default::default()
+                },
+                "lead",
+                now,
+            )?;
+            let change = AdvisoryChange {
+                cwe_ids: Some(vec!["CWE-79".into()]),
+                cve_id: Some("CVE-2026-1111".into()),
+                ..Default::default()
+            };
+            update_advisory(tx, &b, &change, "lead", now)?;
+            // The target already has its own CVE: it stays.
+            let mine = AdvisoryChange {
+                cve_id: Some("CVE-2026-2222".into()),
+                ..Default::default()
+            };
+            update_advisory(tx, &a, &mine, "lead", now)
+        })
+        .unwrap();
+    merge_ids(&mut f, &b, &a).unwrap();
+    let packages = f.store.case_packages(&a).unwrap();
+    assert_eq!(packages.len(), 1);
+    assert_eq!(packages[0].fixed.as_deref(), Some("9.0.3"));
+    let rec = f.store.advisory_record(&a).unwrap();
+    assert_eq!(rec.cwe_ids, ["CWE-79"]);
+    assert_eq!(rec.cve_id.as_deref(), Some("CVE-2026-2222"));
+    assert!(f
+        .events(&a)
+        .iter()
+        .any(|(k, d)| k == "carried_over" && d.contains("package")));
+}

@@ -303,3 +303,61 @@ impl Store {
             .unwrap_or_default())
     }
 }
+
+/// Merging case `from` into `into`: the packages and advisory fields
+/// `into` lacks come from `from` (what `into` has stays). Returns what was
+/// carried, for the trail.
+pub fn carry_over(tx: &Transaction<'_>, from: &str, into: &str) -> Result<Vec<String>> {
+    let mut carried = Vec::new();
+    let packages = tx
+        .execute(
+            "INSERT INTO case_packages
+                 (case_id, package, position, affected, introduced, fixed, fix_commit)
+             SELECT ?2, package,
+                    position + (SELECT COUNT(*) FROM case_packages WHERE case_id = ?2),
+                    affected, introduced, fixed, fix_commit
+             FROM case_packages WHERE case_id = ?1
+             ON CONFLICT (case_id, package) DO NOTHING",
+            params![from, into],
+        )
+        .with_context(|| format!("carrying the packages of {from} to {into}"))?;
+    if packages > 0 {
+        carried.push(format!("{packages} package(s) with their versions"));
+    }
+    let had = tx
+        .query_row(
+            "SELECT COUNT(*) FROM case_advisories WHERE case_id = ?1",
+            [from],
+            |r| r.get::<_, i64>(0),
+        )
+        .with_context(|| format!("reading the advisory of {from}"))?;
+    if had > 0 {
+        tx.execute(
+            "INSERT INTO case_advisories (case_id) VALUES (?1) ON CONFLICT (case_id) DO NOTHING",
+            [into],
+        )
+        .with_context(|| format!("carrying the advisory of {from} to {into}"))?;
+        let changed = tx
+            .execute(
+                "UPDATE case_advisories AS t SET
+                    cwe_ids = CASE WHEN t.cwe_ids = '[]' THEN f.cwe_ids ELSE t.cwe_ids END,
+                    cve_id = COALESCE(t.cve_id, f.cve_id),
+                    summary = COALESCE(t.summary, f.summary),
+                    details = COALESCE(t.details, f.details),
+                    poc_withheld = max(t.poc_withheld, f.poc_withheld),
+                    draft = COALESCE(t.draft, f.draft),
+                    draft_by = CASE WHEN t.draft IS NULL THEN f.draft_by ELSE t.draft_by END,
+                    draft_at = CASE WHEN t.draft IS NULL THEN f.draft_at ELSE t.draft_at END,
+                    ghsa_id = COALESCE(t.ghsa_id, f.ghsa_id),
+                    ghsa_url = CASE WHEN t.ghsa_id IS NULL THEN f.ghsa_url ELSE t.ghsa_url END
+                 FROM case_advisories AS f
+                 WHERE t.case_id = ?2 AND f.case_id = ?1",
+                params![from, into],
+            )
+            .with_context(|| format!("carrying the advisory of {from} to {into}"))?;
+        if changed > 0 {
+            carried.push("the advisory's fields it lacked (weakness, CVE, text, GitHub id)".into());
+        }
+    }
+    Ok(carried)
+}
