@@ -372,7 +372,7 @@ pub fn merge(
             )
             .with_context(|| format!("carrying {} over from {f} to {t}", field.column()))?;
         }
-        crate::store::messages::refresh_missing_items(tx, t)?;
+        crate::store::missing::refresh_missing_items(tx, t)?;
         let advisory = crate::store::advisories::carry_over(tx, f, t)?;
         if !advisory.is_empty() {
             record_event(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::resolve::{duration_key, ErrFn};
+use super::units::{duration_key, expand_env, ErrFn};
 use super::{ConfigError, GithubConfig, PackageConfig};
 use crate::ecosystem::Ecosystem;
 
@@ -142,7 +142,7 @@ pub(super) fn github(
         ));
     }
     let token_file = match g.token_file {
-        Some(f) if !f.trim().is_empty() => base_dir.join(super::resolve::expand_env(f.trim())),
+        Some(f) if !f.trim().is_empty() => base_dir.join(expand_env(f.trim())),
         _ => {
             return Err(err(
                 "github.token_file",

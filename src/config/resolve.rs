@@ -4,12 +4,11 @@
 
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::Duration;
 
 use super::raw::{
     RawConfig, RawImap, RawLimits, RawProject, RawSla, RawSmtp, RawStore, RawTeam, RawTemplates,
 };
-use super::units::{parse_cron, parse_duration, parse_size};
+use super::units::{duration_key, expand_env, parse_cron, parse_duration, parse_size, ErrFn};
 use super::{
     one_line, Config, ConfigError, HistoryMode, ImapConfig, LimitsConfig, ProjectConfig, Secret,
     SlaConfig, SmtpConfig, StoreConfig, TeamConfig, TemplatesConfig, TlsMode,
@@ -312,8 +311,6 @@ fn templates(
     Ok(TemplatesConfig { dir })
 }
 
-pub(super) type ErrFn<'a> = dyn Fn(&str, String) -> ConfigError + 'a;
-
 fn required(v: Option<String>, key: &str, err: &ErrFn) -> Result<String, ConfigError> {
     match v {
         Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
@@ -429,40 +426,4 @@ fn secret(
         }
         (None, None) => Ok(None),
     }
-}
-
-/// Expands `${NAME}` from the environment (for `${CREDENTIALS_DIRECTORY}`).
-pub(super) fn expand_env(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        match after.find('}') {
-            Some(end) => {
-                out.push_str(&std::env::var(&after[..end]).unwrap_or_default());
-                rest = &after[end + 1..];
-            }
-            None => {
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-pub(super) fn duration_key(
-    v: Option<String>,
-    default: &str,
-    key: &str,
-    err: &ErrFn,
-) -> Result<Duration, ConfigError> {
-    let s = v.unwrap_or_else(|| default.to_string());
-    let d = parse_duration(&s).map_err(|p| err(key, p))?;
-    if d.is_zero() {
-        return Err(err(key, "must be longer than zero".into()));
-    }
-    Ok(d)
 }

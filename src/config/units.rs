@@ -1,7 +1,51 @@
 //! Units the configuration speaks in: durations (`48h`, `30m`, `20s`),
-//! sizes (`25MB`), and cron expressions, each parsed once into a value.
+//! sizes (`25MB`), and cron expressions, each parsed once into a value;
+//! `${NAME}` in paths; and the shape of a key's error, which every section
+//! shares.
 
 use std::time::Duration;
+
+use super::ConfigError;
+
+/// Builds the error for a key (the file is filled in by the caller).
+pub(super) type ErrFn<'a> = dyn Fn(&str, String) -> ConfigError + 'a;
+
+/// A duration key: `default` when unset, never zero.
+pub(super) fn duration_key(
+    v: Option<String>,
+    default: &str,
+    key: &str,
+    err: &ErrFn,
+) -> Result<Duration, ConfigError> {
+    let s = v.unwrap_or_else(|| default.to_string());
+    let d = parse_duration(&s).map_err(|p| err(key, p))?;
+    if d.is_zero() {
+        return Err(err(key, "must be longer than zero".into()));
+    }
+    Ok(d)
+}
+
+/// Expands `${NAME}` from the environment (for `${CREDENTIALS_DIRECTORY}`).
+pub(super) fn expand_env(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find('}') {
+            Some(end) => {
+                out.push_str(&std::env::var(&after[..end]).unwrap_or_default());
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
 
 /// Parses `48h`, `30m`, `20s`, `2d`, `1h30m`, `500ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -498,7 +498,7 @@ fn apply(
         )?;
     }
     if let (true, Some(c)) = (plan.refresh_missing, &case) {
-        rows::refresh_missing_items(tx, c)?;
+        crate::store::missing::refresh_missing_items(tx, c)?;
     }
     for e in &plan.events {
         record_event(tx, case.as_deref(), now, e.kind, "secdesk", &e.detail)?;

@@ -22,6 +22,7 @@ pub mod cases;
 pub mod daemon_state;
 pub mod mailboxes;
 pub mod messages;
+pub mod missing;
 pub mod outbox;
 pub mod reminders;
 pub mod schema;
