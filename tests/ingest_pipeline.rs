@@ -457,3 +457,14 @@ fn case_ids_count_per_year() {
         Some("SEC-2027-0001")
     );
 }
+
+/// A one-hour window reads "within 1 hour", never "within 1 hours".
+#[test]
+fn a_short_window_is_said_grammatically() {
+    let mut f = fixture_with("[sla]\nresponse_window = \"1h\"\n");
+    f.ingest(include_bytes!("data/01-report-complete.eml"));
+    let (_, _, body) = f.outbox_bodies().remove(0);
+    let flowed = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flowed.contains("within 1 hour of your report"), "{body}");
+    assert!(!flowed.contains("1 hours"), "{body}");
+}

@@ -16,6 +16,37 @@ pub fn time_left(due: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     (due - now).num_seconds()
 }
 
+/// A duration as a sentence says it: `48 hours`, `1 hour`, `1 hour and 30
+/// minutes`, `2 minutes`, `20 seconds` (for mail: "within 1 hours" reads
+/// as a machine wrote it).
+pub fn spoken_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let unit = |n: u64, one: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {one}s")
+        }
+    };
+    let mut parts = Vec::new();
+    if h > 0 {
+        parts.push(unit(h, "hour"));
+    }
+    if m > 0 {
+        parts.push(unit(m, "minute"));
+    }
+    // Seconds only matter in windows under an hour (test and demo setups).
+    if s > 0 && h == 0 {
+        parts.push(unit(s, "second"));
+    }
+    match parts.as_slice() {
+        [] => "0 minutes".into(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
 /// A short human duration: `47h 59m`, `12m`, `3d 4h`, `-2h 5m` when past.
 pub fn human_duration(secs: i64) -> String {
     let sign = if secs < 0 { "-" } else { "" };
@@ -51,6 +82,18 @@ mod tests {
             response_due_at(r, Duration::from_secs(u64::MAX)),
             DateTime::<Utc>::MAX_UTC
         );
+    }
+
+    #[test]
+    fn spoken_durations() {
+        use std::time::Duration as D;
+        assert_eq!(spoken_duration(D::from_secs(48 * 3600)), "48 hours");
+        assert_eq!(spoken_duration(D::from_secs(3600)), "1 hour");
+        assert_eq!(spoken_duration(D::from_secs(5400)), "1 hour and 30 minutes");
+        assert_eq!(spoken_duration(D::from_secs(61)), "1 minute and 1 second");
+        assert_eq!(spoken_duration(D::from_secs(120)), "2 minutes");
+        assert_eq!(spoken_duration(D::from_secs(3601)), "1 hour");
+        assert_eq!(spoken_duration(D::from_secs(0)), "0 minutes");
     }
 
     #[test]

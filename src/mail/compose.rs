@@ -174,7 +174,10 @@ pub struct AckContext {
     pub reporter: ReporterView,
     /// The policy's requests for what the report seems to lack.
     pub missing: Vec<String>,
+    /// Kept for templates written before `window`.
     pub window_hours: u64,
+    /// The response window as words: `48 hours`, `1 hour`.
+    pub window: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -244,6 +247,7 @@ pub fn ack_context(
         },
         missing: missing.iter().map(|m| m.request().to_string()).collect(),
         window_hours: window.as_secs().div_ceil(3600),
+        window: crate::case::sla::spoken_duration(window),
     }
 }
 

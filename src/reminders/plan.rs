@@ -228,6 +228,9 @@ struct DigestContext<'a> {
     nearest: String,
     window_hours: u64,
     follow_up_hours: u64,
+    /// The windows as words (`48 hours`, `1 hour`).
+    window: String,
+    follow_up: String,
     cases: &'a [DueItem],
 }
 
@@ -246,6 +249,8 @@ pub fn compose(
         nearest: format!("{} ({})", first.due, first.left),
         window_hours: cfg.sla.response_window.as_secs().div_ceil(3600),
         follow_up_hours: cfg.sla.follow_up_window.as_secs().div_ceil(3600),
+        window: crate::case::sla::spoken_duration(cfg.sla.response_window),
+        follow_up: crate::case::sla::spoken_duration(cfg.sla.follow_up_window),
         cases: &n.items,
     };
     let (kind, template) = if n.escalation {
