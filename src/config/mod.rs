@@ -184,6 +184,9 @@ pub struct SmtpConfig {
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub from: String,
+    /// The display name of `from` (`smtp.from = "Example Security
+    /// <security@example.org>"`); else "<project> security team".
+    pub from_name: Option<String>,
     pub timeout: Duration,
     pub ca_file: Option<PathBuf>,
 }

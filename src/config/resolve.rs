@@ -186,9 +186,21 @@ fn smtp(
             "username and password (or password_file) go together".into(),
         ));
     }
-    let from = match s.from {
-        Some(f) => address(&f, "smtp.from", err)?,
-        None => project.security_address.clone(),
+    let (from_name, from) = match s.from {
+        Some(f) => {
+            let (name, addr) = split_display_name(&f);
+            let name = match name {
+                Some(n) if n.chars().any(char::is_control) || n.chars().count() > 100 => {
+                    return Err(err(
+                        "smtp.from",
+                        format!("the display name must be one line of at most 100 characters, got {n:?}"),
+                    ))
+                }
+                n => n,
+            };
+            (name, address(addr, "smtp.from", err)?)
+        }
+        None => (None, project.security_address.clone()),
     };
     Ok(SmtpConfig {
         host,
@@ -197,6 +209,7 @@ fn smtp(
         username: s.username,
         password,
         from,
+        from_name,
         timeout: duration_key(s.timeout, "30s", "smtp.timeout", err)?,
         ca_file: s.ca_file.map(|f| base_dir.join(f)),
     })
@@ -339,6 +352,20 @@ fn address(s: &str, key: &str, err: &ErrFn) -> Result<String, ConfigError> {
             key,
             format!("expected an address like name@example.org, got {s:?}"),
         ))
+    }
+}
+
+/// `Name <addr>` (the name optionally quoted) → (`Name`, `addr`); a bare
+/// address has no name.
+fn split_display_name(s: &str) -> (Option<String>, &str) {
+    let t = s.trim();
+    match (t.rfind('<'), t.strip_suffix('>')) {
+        (Some(open), Some(_)) => {
+            let name = t.get(..open).unwrap_or("").trim().trim_matches('"').trim();
+            let addr = t.get(open + 1..t.len() - 1).unwrap_or("");
+            ((!name.is_empty()).then(|| name.to_string()), addr)
+        }
+        _ => (None, t),
     }
 }
 

@@ -257,3 +257,33 @@ fn packages_and_github() {
         assert_eq!(e.key, key, "{e}");
     }
 }
+
+#[test]
+fn smtp_from_may_carry_a_display_name() {
+    let path = Path::new("/etc/secdesk/secdesk.toml");
+    let with = |from: &str| {
+        from_toml_str(
+            &format!("{MINIMAL}\n[smtp]\nhost = \"localhost\"\nfrom = '{from}'\n"),
+            path,
+        )
+    };
+    let s = with("Example Security <Security@Example.org>")
+        .unwrap()
+        .smtp
+        .unwrap();
+    assert_eq!(
+        (s.from.as_str(), s.from_name.as_deref()),
+        ("security@example.org", Some("Example Security"))
+    );
+    let s = with("\"Example, Security\" <security@example.org>")
+        .unwrap()
+        .smtp
+        .unwrap();
+    assert_eq!(s.from_name.as_deref(), Some("Example, Security"));
+    let s = with("security@example.org").unwrap().smtp.unwrap();
+    assert_eq!(s.from_name, None);
+    assert_eq!(
+        with("Example <not an address>").unwrap_err().key,
+        "smtp.from"
+    );
+}

@@ -117,7 +117,11 @@ impl Outbox {
             return Ok(false);
         };
         let span = info_span!("send", case = m.case_id.as_deref().unwrap_or("-"), kind = %m.kind, row = m.id);
-        let from_name = format!("{} security team", config.project.name);
+        let from_name = self
+            .smtp
+            .from_name
+            .clone()
+            .unwrap_or_else(|| format!("{} security team", config.project.name));
         let outcome = send(&mut self.client, &self.smtp, &from_name, &m)
             .instrument(span.clone())
             .await;
