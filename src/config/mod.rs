@@ -396,12 +396,43 @@ pub fn load_with_env(path: &Path, env: BTreeMap<String, String>) -> Result<Confi
         .build()
         .map_err(|e| err("config", redact(&one_line(&e.to_string()), &secrets())))?;
     let raw: RawConfig = built.try_deserialize().map_err(|e| {
-        err(
+        let mut error = err(
             &error_key(&e),
             redact(&one_line(&e.to_string()), &secrets()),
-        )
+        );
+        // An unknown key may be a misspelt variable, not the file's.
+        if let Some(var) = unknown_from_env(&e.to_string(), &error.key, &env) {
+            error.source_name = format!("environment variable {var}");
+        }
+        error
     })?;
     resolve(raw, path)
+}
+
+/// The `SECDESK_<SECTION>__<KEY>` variable that brought in the unknown
+/// field a deserialize error names (`unknown field `pasword`` under key
+/// `imap`), if one did.
+fn unknown_from_env(
+    message: &str,
+    section: &str,
+    env: &BTreeMap<String, String>,
+) -> Option<String> {
+    let field = message
+        .split_once("unknown field `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(f, _)| f.to_ascii_lowercase())?;
+    env.keys()
+        .find(|k| {
+            let Some(rest) = k.strip_prefix("SECDESK_") else {
+                return false;
+            };
+            let mut parts = rest.split("__");
+            let (Some(sec), Some(key), None) = (parts.next(), parts.next(), parts.next()) else {
+                return false;
+            };
+            sec.eq_ignore_ascii_case(section) && key.eq_ignore_ascii_case(&field)
+        })
+        .cloned()
 }
 
 /// Parses configuration text as if it were the file `path` (no

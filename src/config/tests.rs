@@ -287,3 +287,26 @@ fn smtp_from_may_carry_a_display_name() {
         "smtp.from"
     );
 }
+
+#[test]
+fn an_unknown_key_from_the_environment_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        &format!("{MINIMAL}\n[imap]\nhost = \"localhost\"\nusername = \"u\"\npassword = \"p\"\n"),
+    );
+    let mut env = BTreeMap::new();
+    env.insert("SECDESK_IMAP__PASWORD".to_string(), "x".to_string());
+    let e = load_with_env(&p, env).unwrap_err();
+    assert_eq!(
+        e.source_name, "environment variable SECDESK_IMAP__PASWORD",
+        "{e}"
+    );
+    // The same typo in the file names the file.
+    let p = write(
+        dir.path(),
+        &format!("{MINIMAL}\n[imap]\nhost = \"localhost\"\nusername = \"u\"\npasword = \"p\"\n"),
+    );
+    let e = load_with_env(&p, BTreeMap::new()).unwrap_err();
+    assert_eq!(e.source_name, p.display().to_string(), "{e}");
+}
