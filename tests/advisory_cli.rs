@@ -161,6 +161,12 @@ fn every_value_is_checked_for_its_kind() {
     );
     refused(
         &e,
+        &["analyze", &id, "--package", "py", "--fixed", "1.0"],
+        "triage",
+    );
+    ok(&e, &["triage", &id, "--package", "desktop,cli,py"]);
+    refused(
+        &e,
         &["analyze", &id, "--package", "py", "--fixed", "1.0-beta!"],
         "PEP 440",
     );
@@ -256,14 +262,161 @@ fn an_edited_draft_is_kept_and_used_from_then_on() {
         .iter()
         .any(|ev| ev["kind"] == "advisory_changed"
             && ev["detail"].as_str().unwrap_or("").contains("draft edited")));
-    // --no-poc withholds the steps in every later render.
+    // An edited draft is published as written: --no-poc cannot withhold
+    // what it quotes, and says so; dropping the edit makes it work.
+    refused(&e, &["advisory", &id, "--no-poc"], "--reset-draft");
+    ok(&e, &["advisory", &id, "--reset-draft"]);
     ok(&e, &["advisory", &id, "--no-poc"]);
     let github: serde_json::Value =
         serde_json::from_str(&ok(&e, &["advisory", &id, "--format", "github"])).unwrap();
-    assert_eq!(
-        github["description"].as_str().unwrap(),
-        after.split_once("\n\n").unwrap().1
+    let description = github["description"].as_str().unwrap();
+    assert!(!description.contains("__proto__"), "{description}");
+    assert!(description.contains("withheld"), "{description}");
+}
+
+/// Hostile review: versions tell one story per package, a package must be
+/// one the case names, and nothing is written when anything is refused.
+#[test]
+fn versions_agree_with_each_other_and_refusals_write_nothing() {
+    let e = env(None);
+    let id = case(&e);
+    ok(
+        &e,
+        &["analyze", &id, "--package", "cli", "--introduced", "10.0.0"],
     );
+    refused(
+        &e,
+        &["released", &id, "--package", "cli", "--version", "1.0.0"],
+        "not before fixed",
+    );
+    refused(
+        &e,
+        &[
+            "analyze",
+            &id,
+            "--package",
+            "cli",
+            "--affected",
+            ">=8.0.0 <9.0.0",
+        ],
+        "introduced is 10.0.0",
+    );
+    refused(
+        &e,
+        &[
+            "analyze",
+            &id,
+            "--package",
+            "desktop",
+            "--affected",
+            "> 8.0.0, < 9.0.0",
+        ],
+        "--introduced",
+    );
+    refused(
+        &e,
+        &["analyze", &id, "--package", "py", "--fixed", "1.0"],
+        "triage",
+    );
+    // A refused summary leaves the valid range unwritten too.
+    refused(
+        &e,
+        &[
+            "analyze",
+            &id,
+            "--package",
+            "desktop",
+            "--affected",
+            ">=8.0.0 <9.0.0",
+            "--summary",
+            "",
+        ],
+        "--summary",
+    );
+    let osv = ok(&e, &["advisory", &id, "--format", "osv"]);
+    assert!(!osv.contains("8.0.0"), "{osv}");
+    // One package's fix is recorded in any state; the last one releases
+    // the case, which is refused before it is being fixed — and then the
+    // version is not recorded either.
+    ok(
+        &e,
+        &[
+            "released",
+            &id,
+            "--package",
+            "desktop",
+            "--version",
+            "9.0.0",
+        ],
+    );
+    let o = run(
+        &e,
+        &["released", &id, "--package", "cli", "--version", "10.1.0"],
+        None,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let osv = ok(&e, &["advisory", &id, "--format", "osv"]);
+    assert!(osv.contains("9.0.0") && !osv.contains("10.1.0"), "{osv}");
+}
+
+/// A withdrawn credit leaves GitHub with the next update, and an edited
+/// draft that names a reporter who has not consented is not sent.
+#[test]
+fn a_withdrawn_credit_leaves_github() {
+    let gh = FakeGithub::start("example/app", TOKEN);
+    let e = env(Some(&gh));
+    let id = case(&e);
+    ok(
+        &e,
+        &[
+            "credit",
+            &id,
+            "--consent",
+            "yes",
+            "--name",
+            "Sam Finder (@samf)",
+        ],
+    );
+    ok(&e, &["advisory", &id, "--publish", "github"]);
+    assert_eq!(gh.advisories()[0]["credits"][0]["login"], "samf");
+    ok(&e, &["credit", &id, "--consent", "no"]);
+    ok(&e, &["advisory", &id, "--publish", "github"]);
+    let stored = &gh.advisories()[0];
+    assert!(
+        stored["credits"].as_array().is_none_or(|c| c.is_empty()),
+        "{stored}"
+    );
+    assert!(
+        !stored["description"].as_str().unwrap().contains("Sam"),
+        "{stored}"
+    );
+    // An edit that names the reporter anyway stays home.
+    let script = e.dir.path().join("edit.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho 'Thanks to Sam Finder.' >> \"$1\"\n",
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
+    let o = run(
+        &e,
+        &["advisory", &id, "--edit"],
+        Some(&script.display().to_string()),
+    );
+    assert!(o.status.success());
+    let o = run(&e, &["advisory", &id, "--publish", "github"], None);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("not consented"), "{err}");
 }
 
 #[test]
@@ -297,8 +450,8 @@ fn githubs_refusals_name_the_fix_and_never_the_token() {
     assert!(out.contains("updated the draft advisory"), "{out}");
     assert_eq!(gh.advisories().len(), 1);
     // Credit needs consent: none was given, so no credits were sent.
-    assert!(gh
-        .requests()
-        .iter()
-        .all(|r| r.body.as_ref().is_none_or(|b| b.get("credits").is_none())));
+    assert!(gh.requests().iter().all(|r| r
+        .body
+        .as_ref()
+        .is_none_or(|b| b["credits"] == serde_json::json!([]))));
 }

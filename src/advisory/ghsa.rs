@@ -37,7 +37,9 @@ pub fn generated(d: &Draft<'_>) -> String {
                 "(TODO: the root cause, in the team's words: `secdesk analyze {id} --details \
                  \"…\"`, or edit this draft with `secdesk advisory {id} --edit`.)\n\n"
             ));
-            if !d.report.trim().is_empty() {
+            // A withheld PoC is withheld here too: the report's opening
+            // is often its steps.
+            if !d.report.trim().is_empty() && !d.record.poc_withheld {
                 out.push_str("From the report:\n\n");
                 out.push_str(&fenced(super::floor(&d.report, 1_500)));
                 out.push('\n');
@@ -183,7 +185,7 @@ pub enum BodyKind {
 /// The request body for GitHub's repository advisory API. Severity or a
 /// CVSS vector, never both; credits only with consent, and only by login
 /// (a name without a login stays in the description's Credits section).
-pub fn github_body(d: &Draft<'_>, _kind: BodyKind) -> Value {
+pub fn github_body(d: &Draft<'_>, kind: BodyKind) -> Value {
     let vulnerabilities: Vec<Value> = d
         .affected
         .iter()
@@ -198,7 +200,7 @@ pub fn github_body(d: &Draft<'_>, _kind: BodyKind) -> Value {
                 v["vulnerable_version_range"] = json!(r);
             }
             if let Some(f) = &a.fixed {
-                v["patched_versions"] = json!(f);
+                v["patched_versions"] = json!(super::github_version(f));
             }
             v
         })
@@ -217,11 +219,19 @@ pub fn github_body(d: &Draft<'_>, _kind: BodyKind) -> Value {
         None => {
             if let Some(s) = d.case.severity.as_deref() {
                 body["severity"] = json!(s);
+                // GitHub keeps what an update leaves out: a vector set
+                // before would make the new severity a 422.
+                if kind == BodyKind::Update {
+                    body["cvss_vector_string"] = Value::Null;
+                }
             }
         }
     }
-    if let Some((_, Some(login))) = d.credit() {
-        body["credits"] = json!([{"login": login, "type": "finder"}]);
-    }
+    // Always sent, empty without consent: an update that left it out would
+    // keep a credit the reporter has since withdrawn.
+    body["credits"] = match d.credit() {
+        Some((_, Some(login))) => json!([{"login": login, "type": "finder"}]),
+        _ => json!([]),
+    };
     body
 }

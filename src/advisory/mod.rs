@@ -56,15 +56,28 @@ impl Affected {
     /// built from introduced and fixed.
     pub fn vulnerable_range(&self) -> Option<String> {
         if let Some(r) = self.parsed() {
-            return Some(r.github());
+            return Some(strip_v(&r.github()));
         }
-        match (&self.introduced, &self.fixed) {
+        let (introduced, fixed) = (
+            self.introduced.as_deref().map(github_version),
+            self.fixed.as_deref().map(github_version),
+        );
+        match (introduced, fixed) {
             (Some(i), Some(f)) => Some(format!(">= {i}, < {f}")),
             (None, Some(f)) => Some(format!("< {f}")),
             (Some(i), None) => Some(format!(">= {i}")),
             (None, None) => None,
         }
     }
+}
+
+/// `>= v1.2.0, < v1.3.0` → `>= 1.2.0, < 1.3.0`.
+fn strip_v(range: &str) -> String {
+    range
+        .split(' ')
+        .map(github_version)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Everything an advisory is drafted from.
@@ -114,7 +127,7 @@ impl<'a> Draft<'a> {
                 });
             }
         }
-        let report = floor(&report, MAX_EXCERPT).to_string();
+        let report = excerpt_of(&report, case);
         Draft {
             case,
             project,
@@ -216,10 +229,95 @@ impl<'a> Draft<'a> {
             .map(|a| advisory_url(a, self.project))
     }
 
-    /// The name and the GitHub login to credit, only with consent.
+    /// The name and the GitHub login to credit, only with consent. A login
+    /// only from a credit name given explicitly (the reporter's `credit:`
+    /// answer or the lead's `--name`), never from a From line's display
+    /// name, which anyone writes.
     pub fn credit(&self) -> Option<(String, Option<String>)> {
-        credited_name(self.case).map(|n| split_login(&n))
+        let name = credited_name(self.case)?;
+        let explicit = self
+            .case
+            .credit_name
+            .as_deref()
+            .is_some_and(|n| !n.is_empty());
+        Some(if explicit {
+            split_login(&name)
+        } else {
+            (name, None)
+        })
     }
+}
+
+/// The report as drafts may quote it: cut at the sender's signature or
+/// closing, and — without consent to be credited — with the reporter's
+/// name and address taken out (a signature is not the only place they
+/// sign). Bounded by [`MAX_EXCERPT`].
+fn excerpt_of(report: &str, case: &CaseRow) -> String {
+    let mut kept = Vec::new();
+    for (n, line) in report.lines().enumerate() {
+        let t = line.trim();
+        if t == "--" || line == "-- " || (n > 1 && is_closing(t)) {
+            break;
+        }
+        kept.push(line);
+    }
+    let mut text = floor(&kept.join("\n"), MAX_EXCERPT).trim_end().to_string();
+    if credited_name(case).is_none() {
+        let mut names: Vec<&str> = vec![case.reporter.as_str(), case.reporter_name.as_str()];
+        names.extend(case.reporter.split('@').next());
+        names.extend(case.reporter_name.split_whitespace());
+        names.retain(|n| n.chars().count() >= 3);
+        // Longest first, so the full name goes before its parts.
+        names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        for n in names {
+            text = replace_word(&text, n, "[the reporter]");
+        }
+    }
+    text
+}
+
+/// A line that closes a mail ("Thanks,", "Best regards", "Cheers!").
+fn is_closing(t: &str) -> bool {
+    let l = t.trim_end_matches([',', '!', '.']).to_ascii_lowercase();
+    l.len() <= 25
+        && [
+            "thanks",
+            "thank you",
+            "regards",
+            "best",
+            "cheers",
+            "kind regards",
+            "best regards",
+            "sincerely",
+            "many thanks",
+            "thanks in advance",
+            "greetings",
+        ]
+        .iter()
+        .any(|c| l == *c || l.starts_with(&format!("{c} ")))
+}
+
+/// `text` with `word` replaced where it stands as a word (not inside
+/// another: "Sam" in "Samples" stays).
+fn replace_word(text: &str, word: &str, with: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    while let Some(at) = rest.find(word) {
+        let (before, after) = (
+            rest.get(..at).unwrap_or(""),
+            rest.get(at + word.len()..).unwrap_or(""),
+        );
+        out.push_str(before);
+        if is_word(before.chars().next_back()) || is_word(after.chars().next()) {
+            out.push_str(word);
+        } else {
+            out.push_str(with);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// What the impact allows, as words: `c=high,i=low,a=none` → "disclosure
@@ -339,18 +437,56 @@ pub fn steps(report: &str) -> &str {
         "poc",
         "proof of concept",
     ];
-    let mut offset = 0;
-    for line in report.split_inclusive('\n') {
-        let l = line
-            .trim()
+    // The sections a report has after its steps: the PoC ends there.
+    let after = [
+        "impact",
+        "suggested fix",
+        "fix",
+        "workaround",
+        "mitigation",
+        "remediation",
+        "credit",
+        "timeline",
+        "references",
+        "cvss",
+        "severity",
+        "disclosure",
+    ];
+    let heading = |line: &str| {
+        line.trim()
             .trim_start_matches(['#', '*', ' '])
-            .to_ascii_lowercase();
-        if starts.iter().any(|s| l.starts_with(s)) {
-            return floor(report.get(offset..).unwrap_or(report), MAX_EXCERPT);
+            .to_ascii_lowercase()
+    };
+    let mut offset = 0;
+    let mut start = None;
+    for line in report.split_inclusive('\n') {
+        let l = heading(line);
+        match start {
+            None if starts.iter().any(|s| l.starts_with(s)) => start = Some(offset),
+            Some(from)
+                if after
+                    .iter()
+                    .any(|a| l.starts_with(&format!("{a}:")) || l == *a) =>
+            {
+                return floor(report.get(from..offset).unwrap_or(report), MAX_EXCERPT);
+            }
+            _ => {}
         }
         offset += line.len();
     }
-    floor(report, MAX_EXCERPT)
+    floor(
+        report.get(start.unwrap_or(0)..).unwrap_or(report),
+        MAX_EXCERPT,
+    )
+}
+
+/// A version as GitHub's range syntax writes it: without Go's (or a tag's)
+/// leading `v`.
+pub fn github_version(v: &str) -> &str {
+    match v.strip_prefix(['v', 'V']) {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => rest,
+        _ => v,
+    }
 }
 
 /// The release-notes / blog announcement the policy asks for: per package,

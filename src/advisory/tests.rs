@@ -214,7 +214,7 @@ fn credit_goes_to_a_github_login_when_the_reporter_gave_one() {
     // A name without a login is credited in the text only.
     c.credit_name = Some("Sam F.".into());
     let d = draft(&c, &p);
-    assert!(github_body(&d, BodyKind::Create).get("credits").is_none());
+    assert_eq!(github_body(&d, BodyKind::Create)["credits"], json!([]));
     assert_eq!(
         split_login("x (@bad--login)"),
         ("x (@bad--login)".into(), None)
@@ -344,4 +344,77 @@ fn reporter_text_renders_as_text_in_ghsa_and_announcement() {
             }
         }
     }
+}
+
+/// Hostile review of issue 14, findings 1 and 3: a withheld PoC is withheld
+/// everywhere, and without consent the report's excerpts name nobody.
+#[test]
+fn excerpts_withhold_the_steps_and_the_reporter_when_asked() {
+    let p = project();
+    let mut c = row();
+    c.credit_consent = None;
+    let report = "Hello,\n\nI am Sam Finder (sam@reporter.example).\n\nSteps to reproduce:\n\
+                  1. POST the body.\n\nImpact: every route.\n\nThanks,\nSam\n-- \nSam Finder, ACME\n";
+    let mut r = record();
+    r.details = None;
+    let d = Draft::new(&c, &p, r.clone(), &packages(), report.into());
+    let b = ghsa::markdown(&d);
+    assert!(!b.contains("Sam") && !b.contains("sam@"), "{b}");
+    assert!(b.contains("[the reporter]"), "{b}");
+    let poc = b
+        .split("### PoC")
+        .nth(1)
+        .unwrap()
+        .split("### Impact")
+        .next()
+        .unwrap();
+    assert!(
+        poc.contains("1. POST the body.") && !poc.contains("every route"),
+        "{poc}"
+    );
+    // Withheld: neither the PoC nor the Details excerpt quotes the report.
+    r.poc_withheld = true;
+    let b = ghsa::markdown(&Draft::new(&c, &p, r, &packages(), report.into()));
+    assert!(!b.contains("POST the body"), "{b}");
+    // "Sam" inside another word is not the reporter.
+    assert_eq!(replace_word("Samples by Sam.", "Sam", "X"), "Samples by X.");
+}
+
+/// Findings 4 and 7: an update after the vector was dropped clears it;
+/// GitHub gets versions without Go's "v".
+#[test]
+fn updates_clear_the_vector_and_versions_lose_their_v() {
+    let mut p = project();
+    p.packages[1] = package("cli", Ecosystem::Go, "example.org/cli");
+    let mut c = row();
+    c.cvss_vector = None;
+    let rows = vec![CasePackage {
+        package: "cli".into(),
+        affected: Some(">= v1.2.0, < v1.3.0".into()),
+        fixed: Some("v1.3.0".into()),
+        ..Default::default()
+    }];
+    let d = Draft::new(&c, &p, record(), &rows, String::new());
+    let body = github_body(&d, BodyKind::Update);
+    assert_eq!(body["severity"], "high");
+    assert!(body["cvss_vector_string"].is_null() && body.get("cvss_vector_string").is_some());
+    assert_eq!(
+        body["vulnerabilities"][0]["vulnerable_version_range"],
+        ">= 1.2.0, < 1.3.0"
+    );
+    assert_eq!(body["vulnerabilities"][0]["patched_versions"], "1.3.0");
+    assert!(github_body(&d, BodyKind::Create)
+        .get("cvss_vector_string")
+        .is_none());
+}
+
+/// Finding 13: a login comes only from a credit name given explicitly.
+#[test]
+fn a_login_never_comes_from_the_from_line() {
+    let p = project();
+    let mut c = row();
+    c.credit_name = None;
+    c.reporter_name = "Mallory (@victim)".into();
+    let body = github_body(&draft(&c, &p), BodyKind::Create);
+    assert_eq!(body["credits"], json!([]));
 }

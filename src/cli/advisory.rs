@@ -57,36 +57,52 @@ pub fn triage_extras(cfg: &Config, id: &str, packages: &[String], cwes: &[String
     Ok(())
 }
 
-/// The package a per-package flag is about: `--package`, else the only one
-/// the case names, else the only one configured.
+/// The package a per-package flag is about: `--package` (one the case
+/// names, or its first when it names none yet), else the only one the case
+/// names, else the only one configured. `None` only when the config lists
+/// no package at all (the case-level fields are then all there is).
 fn package_for<'a>(
     cfg: &'a Config,
     store: &Store,
     case: &str,
     id: Option<&str>,
 ) -> Result<Option<&'a PackageConfig>> {
-    if let Some(id) = id {
-        return Ok(Some(
-            cfg.project
-                .package(Some(id))
-                .map_err(|e| usage(format!("--package: {e}")))?,
-        ));
-    }
     let named = store.case_packages(case)?;
+    let names = || {
+        named
+            .iter()
+            .map(|p| p.package.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(id) = id {
+        let pkg = cfg
+            .project
+            .package(Some(id))
+            .map_err(|e| usage(format!("--package: {e}")))?;
+        if !named.is_empty() && !named.iter().any(|n| n.package == id) {
+            return Err(usage(format!(
+                "--package {id}: {case} affects {}; add it first with `secdesk triage {case} \
+                 --package {},{id}`",
+                names(),
+                names().replace(", ", ",")
+            )));
+        }
+        return Ok(Some(pkg));
+    }
     match named.as_slice() {
         [one] => Ok(cfg.project.packages.iter().find(|p| p.id == one.package)),
-        [] => Ok(cfg
-            .project
-            .packages
-            .first()
-            .filter(|_| cfg.project.packages.len() == 1)),
+        [] => match cfg.project.packages.as_slice() {
+            [] => Ok(None),
+            [only] => Ok(Some(only)),
+            _ => Err(usage(format!(
+                "{case} names no package yet and the config lists several: name one with \
+                 --package, or all it affects with `secdesk triage {case} --package …`"
+            ))),
+        },
         _ => Err(usage(format!(
             "{case} affects several packages ({}); name one with --package",
-            named
-                .iter()
-                .map(|p| p.package.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            names()
         ))),
     }
 }
@@ -100,13 +116,17 @@ pub struct Versions {
     pub fix_commit: Option<String>,
 }
 
-/// Checks `v` against the package's ecosystem and records it. Returns the
-/// package id (None when the project configures no package: then the
-/// case-level fields are all there is, as before packages existed).
-pub fn record_versions(cfg: &Config, id: &str, v: &Versions) -> Result<Option<String>> {
-    let mut store = open_store(cfg)?;
-    let case = require_case(cfg, &store, id)?;
-    let Some(pkg) = package_for(cfg, &store, &case.id, v.package.as_deref())? else {
+/// `v` checked against the package's ecosystem and against what the case
+/// already records for it (introduced before fixed, the range's bounds
+/// agreeing with both). Nothing is written. `None` when the config lists
+/// no package.
+fn check_versions(
+    cfg: &Config,
+    store: &Store,
+    case: &str,
+    v: &Versions,
+) -> Result<Option<(String, PackageChange)>> {
+    let Some(pkg) = package_for(cfg, store, case, v.package.as_deref())? else {
         if v.package.is_some() || v.fixed.is_some() || v.fix_commit.is_some() {
             bail!(usage(
                 "the config lists no package: add [[project.packages]] (id, ecosystem, name) \
@@ -121,16 +141,13 @@ pub fn record_versions(cfg: &Config, id: &str, v: &Versions) -> Result<Option<St
             .map(|s| check_version(eco, s).map_err(|e| usage(format!("--{flag}: {e}"))))
             .transpose()
     };
+    let range = v
+        .affected
+        .as_deref()
+        .map(|r| parse_affected(eco, r).map_err(|e| usage(format!("--affected: {e}"))))
+        .transpose()?;
     let change = PackageChange {
-        affected: v
-            .affected
-            .as_deref()
-            .map(|r| {
-                parse_affected(eco, r)
-                    .map(|r| r.github())
-                    .map_err(|e| usage(format!("--affected: {e}")))
-            })
-            .transpose()?,
+        affected: range.as_ref().map(|r| r.github()),
         introduced: version("introduced", &v.introduced)?,
         fixed: version("fixed", &v.fixed)?,
         fix_commit: v
@@ -139,12 +156,87 @@ pub fn record_versions(cfg: &Config, id: &str, v: &Versions) -> Result<Option<St
             .map(|c| check_commit(c).map_err(|e| usage(format!("--fix-commit: {e}"))))
             .transpose()?,
     };
+    // What the package's record would be, to check it as a whole.
+    let now = store
+        .case_packages(case)?
+        .into_iter()
+        .find(|r| r.package == pkg.id)
+        .unwrap_or_default();
+    let introduced = change.introduced.clone().or(now.introduced);
+    let fixed = change.fixed.clone().or(now.fixed);
+    let range = match range {
+        Some(r) => Some(r),
+        None => now
+            .affected
+            .as_deref()
+            .and_then(|r| parse_affected(eco, r).ok()),
+    };
+    consistent(
+        eco,
+        &pkg.id,
+        range.as_ref(),
+        introduced.as_deref(),
+        fixed.as_deref(),
+    )
+    .map_err(usage)?;
+    Ok(Some((pkg.id.clone(), change)))
+}
+
+/// Whether a package's range, introduced and fixed versions tell one story.
+fn consistent(
+    eco: crate::ecosystem::Ecosystem,
+    package: &str,
+    range: Option<&crate::ecosystem::AffectedRange>,
+    introduced: Option<&str>,
+    fixed: Option<&str>,
+) -> std::result::Result<(), String> {
+    let before = |a: &str, b: &str| parse_affected(eco, &format!(">= {a}, < {b}")).is_ok();
+    if let (Some(i), Some(f)) = (introduced, fixed) {
+        if !before(i, f) {
+            return Err(format!("{package}: introduced {i} is not before fixed {f}"));
+        }
+    }
+    let Some(r) = range else { return Ok(()) };
+    if let Some(l) = &r.lower {
+        match introduced {
+            Some(i) if l.inclusive && l.version != i => {
+                return Err(format!(
+                    "{package}: the range starts at {} but introduced is {i}",
+                    l.version
+                ))
+            }
+            None if !l.inclusive => {
+                return Err(format!(
+                    "{package}: \"> {}\" says where it is not affected; give the first affected \
+                     version with --introduced (OSV records only where it came in)",
+                    l.version
+                ))
+            }
+            _ => {}
+        }
+    }
+    if let (Some(u), Some(f)) = (&r.upper, fixed) {
+        if !u.inclusive && u.version != f {
+            return Err(format!(
+                "{package}: the range ends before {} but the fix is {f}",
+                u.version
+            ));
+        }
+        if u.inclusive && !(u.version != f && before(&u.version, f)) {
+            return Err(format!(
+                "{package}: the range includes {} but the fix {f} is not after it",
+                u.version
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes what [`check_versions`] allowed.
+fn write_versions(cfg: &Config, case: &str, package: &str, change: &PackageChange) -> Result<()> {
+    let mut store = open_store(cfg)?;
     let (who, now) = (actor(), Utc::now());
-    let package = pkg.id.clone();
-    store.write(|tx| {
-        crate::store::advisories::update_package(tx, &case.id, &package, &change, &who, now)
-    })?;
-    Ok(Some(package))
+    store.write(|tx| crate::store::advisories::update_package(tx, case, package, change, &who, now))
 }
 
 /// `analyze --summary/--details` and `advisory --no-poc/--poc`.
@@ -158,16 +250,18 @@ pub fn record_text(
     if summary.is_none() && details.is_none() && poc_withheld.is_none() {
         return Ok(());
     }
-    if let Some(s) = &summary {
-        if s.trim().is_empty() || s.contains('\n') || s.chars().count() > 1024 {
-            bail!(usage(
-                "--summary: one sentence on one line, at most 1024 characters"
-            ));
-        }
-    }
+    check_summary(summary.as_deref())?;
     let mut store = open_store(cfg)?;
     let case = require_case(cfg, &store, id)?;
     if store.advisory_record(&case.id)?.draft.is_some() {
+        if poc_withheld == Some(true) {
+            bail!(usage(format!(
+                "{} has an edited draft, which is published as written: remove the PoC from \
+                 it (`secdesk advisory {} --edit`), or drop the edit (`--reset-draft`) and \
+                 withhold it then",
+                case.id, case.id
+            )));
+        }
         // The lead's edit is used as it stands: say where the change is not seen.
         eprintln!(
             "secdesk: note: {} has an edited draft, which is used as written; change it with              `secdesk advisory {} --edit`",
@@ -182,6 +276,34 @@ pub fn record_text(
     };
     let (who, now) = (actor(), Utc::now());
     store.write(|tx| crate::store::advisories::update_advisory(tx, &case.id, &change, &who, now))
+}
+
+/// The advisory's one sentence: one line, at most GitHub's 1024.
+fn check_summary(summary: Option<&str>) -> Result<()> {
+    match summary {
+        Some(s) if s.trim().is_empty() || s.contains('\n') || s.chars().count() > 1024 => Err(
+            usage("--summary: one sentence on one line, at most 1024 characters"),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// `secdesk advisory ID --reset-draft`: back to the generated draft.
+pub fn reset_draft(cfg: &Config, id: &str) -> Result<ExitCode> {
+    let mut store = open_store(cfg)?;
+    let case = require_case(cfg, &store, id)?;
+    let (who, now) = (actor(), Utc::now());
+    let dropped =
+        store.write(|tx| crate::store::advisories::reset_draft(tx, &case.id, &who, now))?;
+    if dropped {
+        println!(
+            "{}: edited draft dropped (kept in the trail); drafts follow the case again",
+            case.id
+        );
+    } else {
+        println!("{}: no edited draft", case.id);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `secdesk cve ID CVE-YYYY-NNNN`.
@@ -246,10 +368,58 @@ pub fn show(cfg: &Config, id: &str, format: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Why the draft must not go to GitHub as it stands, if it must not: over
+/// GitHub's size, or an edited draft that still holds what the lead has
+/// since withheld (the reporter's steps after `--no-poc`, the reporter's
+/// name without consent to credit).
+fn publishable(d: &Draft<'_>) -> std::result::Result<(), String> {
+    let id = &d.case.id;
+    let text = advisory::ghsa_markdown(d);
+    if text.len() > MAX_DRAFT {
+        return Err(format!(
+            "{id}: the draft is {} bytes; GitHub takes at most {MAX_DRAFT}: shorten it \
+             (`secdesk advisory {id} --edit`)",
+            text.len()
+        ));
+    }
+    let Some(edited) = d.record.draft.as_deref() else {
+        return Ok(());
+    };
+    if d.record.poc_withheld {
+        let steps = advisory::steps(&d.report);
+        if steps
+            .lines()
+            .map(str::trim)
+            .any(|l| l.len() >= 20 && edited.contains(l))
+        {
+            return Err(format!(
+                "{id}: the PoC is withheld but the edited draft still quotes the report's \
+                 steps: remove them (`--edit`) or start again from the generated draft \
+                 (`--reset-draft`)"
+            ));
+        }
+    }
+    if advisory::credited_name(d.case).is_none() {
+        let c = d.case;
+        let named = [c.reporter_name.as_str(), c.reporter.as_str()]
+            .into_iter()
+            .chain(c.credit_name.as_deref())
+            .filter(|n| n.chars().count() >= 3)
+            .find(|n| edited.contains(n));
+        if let Some(n) = named {
+            return Err(format!(
+                "{id}: the edited draft names {n:?} but the reporter has not consented to be \
+                 credited: remove it (`--edit`) or start again (`--reset-draft`)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Most a draft may grow to: GitHub's limit on a description.
 const MAX_DRAFT: usize = 65_535;
 
-/// `secdesk advisory ID --edit`: the draft in `$EDITOR` (else `$VISUAL`,
+/// `secdesk advisory ID --edit`: the draft in `$VISUAL` (else `$EDITOR`,
 /// else `vi`); the saved text is kept on the case and used from then on.
 pub fn edit(cfg: &Config, id: &str) -> Result<ExitCode> {
     let mut store = open_store(cfg)?;
@@ -262,8 +432,8 @@ pub fn edit(cfg: &Config, id: &str) -> Result<ExitCode> {
         .context("creating the draft file")?;
     file.write_all(current.as_bytes())
         .context("writing the draft file")?;
-    let editor = std::env::var("EDITOR")
-        .or_else(|_| std::env::var("VISUAL"))
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
         .unwrap_or_else(|_| "vi".into());
     // The editor is the lead's own program, run as they configured it:
     // split on whitespace like git does for a simple `EDITOR="code -w"`.
@@ -273,7 +443,7 @@ pub fn edit(cfg: &Config, id: &str) -> Result<ExitCode> {
         .args(words)
         .arg(file.path())
         .status()
-        .with_context(|| format!("running the editor {program:?} ($EDITOR)"))?;
+        .with_context(|| format!("running the editor {program:?} ($VISUAL or $EDITOR)"))?;
     if !status.success() {
         bail!("the editor {program:?} exited with {status}; the draft is unchanged");
     }
@@ -324,6 +494,7 @@ pub fn publish(cfg: &Config, id: &str, request_cve: bool) -> Result<ExitCode> {
             case.id, case.id
         )));
     }
+    publishable(&d).map_err(usage)?;
     let existing = d.record.ghsa_id.clone();
     let kind = if existing.is_some() {
         BodyKind::Update
@@ -348,9 +519,22 @@ pub fn publish(cfg: &Config, id: &str, request_cve: bool) -> Result<ExitCode> {
             None => client.create_draft(&body).await,
         }
     })?;
+    // GitHub's answer is checked like anything typed: a CVE in its form, a
+    // page on https (else the address secdesk knows).
+    let cve_id = published
+        .cve_id
+        .as_deref()
+        .and_then(|c| crate::ecosystem::check_cve(c).ok());
+    let html_url = if published.html_url.starts_with("https://")
+        && !published.html_url.contains(char::is_whitespace)
+    {
+        published.html_url.clone()
+    } else {
+        advisory::advisory_url(&published.ghsa_id, &cfg.project)
+    };
     let change = AdvisoryChange {
-        ghsa: Some((published.ghsa_id.clone(), published.html_url.clone())),
-        cve_id: published.cve_id.clone(),
+        ghsa: Some((published.ghsa_id.clone(), html_url)),
+        cve_id,
         ..Default::default()
     };
     let (who, now) = (actor(), Utc::now());
@@ -402,43 +586,51 @@ pub fn released(
     package: Option<String>,
     version: String,
 ) -> Result<ExitCode> {
-    let recorded = record_versions(
-        cfg,
-        id,
-        &Versions {
-            package,
-            affected: None,
-            introduced: None,
-            fixed: Some(version.clone()),
-            fix_commit: None,
-        },
-    )?;
-    let Some(recorded) = recorded else {
-        return super::workflow::step(cfg, id, crate::case::workflow::Action::Released { version });
-    };
     let store = open_store(cfg)?;
     let case = require_case(cfg, &store, id)?;
-    let rows = store.case_packages(&case.id)?;
+    let v = Versions {
+        package,
+        affected: None,
+        introduced: None,
+        fixed: Some(version.clone()),
+        fix_commit: None,
+    };
+    let Some((recorded, change)) = check_versions(cfg, &store, &case.id, &v)? else {
+        drop(store);
+        return super::workflow::step(cfg, id, crate::case::workflow::Action::Released { version });
+    };
+    // The packages as they will be, this version included.
+    let mut rows = store.case_packages(&case.id)?;
     drop(store);
+    match rows.iter_mut().find(|r| r.package == recorded) {
+        Some(r) => r.fixed = change.fixed.clone(),
+        None => rows.push(crate::store::advisories::CasePackage {
+            package: recorded.clone(),
+            fixed: change.fixed.clone(),
+            ..Default::default()
+        }),
+    }
+    let fixed = change.fixed.clone().unwrap_or(version);
     let waiting: Vec<&str> = rows
         .iter()
         .filter(|r| r.fixed.is_none())
         .map(|r| r.package.as_str())
         .collect();
-    if !waiting.is_empty() {
-        println!(
-            "{}: {recorded} fixed in {version}; the case is released when {} {} a fixed version",
-            case.id,
-            waiting.join(", "),
-            if waiting.len() == 1 { "has" } else { "have" }
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    if case.state == "released" || case.state == "disclosed" {
-        println!(
-            "{}: {recorded} fixed in {version} (the case is {})",
-            case.id, case.state
-        );
+    if !waiting.is_empty() || case.state == "released" || case.state == "disclosed" {
+        write_versions(cfg, &case.id, &recorded, &change)?;
+        if waiting.is_empty() {
+            println!(
+                "{}: {recorded} fixed in {fixed} (the case is {})",
+                case.id, case.state
+            );
+        } else {
+            println!(
+                "{}: {recorded} fixed in {fixed}; the case is released when {} {} a fixed version",
+                case.id,
+                waiting.join(", "),
+                if waiting.len() == 1 { "has" } else { "have" }
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     // What the reporter's notice says: each package with its version.
@@ -461,11 +653,19 @@ pub fn released(
             })
         })
         .collect();
-    let version = match versions.as_slice() {
+    let notice = match versions.as_slice() {
         [init @ .., last] if !init.is_empty() => format!("{} and {last}", init.join(", ")),
         _ => versions.join(""),
     };
-    super::workflow::step(cfg, id, crate::case::workflow::Action::Released { version })
+    // The step first: a refused step (the case is not being fixed yet)
+    // leaves the version unrecorded too.
+    let code = super::workflow::step(
+        cfg,
+        id,
+        crate::case::workflow::Action::Released { version: notice },
+    )?;
+    write_versions(cfg, &case.id, &recorded, &change)?;
+    Ok(code)
 }
 
 /// Checks `--package` and `--cwe` before anything is recorded.
@@ -502,25 +702,28 @@ pub fn analyze(
              --details or --summary",
         ));
     }
-    // Checked first: nothing is recorded unless every value is valid.
-    let recorded = if any_version {
-        record_versions(cfg, id, &versions)?
+    check_summary(summary.as_deref())?;
+    // Everything is checked before anything is written.
+    let store = open_store(cfg)?;
+    let case = require_case(cfg, &store, id)?;
+    let checked = if any_version {
+        check_versions(cfg, &store, &case.id, &versions)?
     } else {
         None
     };
-    record_text(cfg, id, summary, details, None)?;
-    match analysis {
+    drop(store);
+    let stepped = analysis.is_some();
+    let code = match analysis {
         Some((user_impact, workaround)) => {
             let (Some(affected), Some(introduced)) = (versions.affected, versions.introduced)
             else {
                 return Err(usage("--user-impact needs --affected and --introduced"));
             };
-            let affected = match (&recorded, cfg.project.package(recorded.as_deref())) {
-                (Some(_), Ok(p)) => parse_affected(p.ecosystem, &affected)
-                    .map(|r| r.github())
-                    .unwrap_or(affected),
-                _ => affected,
-            };
+            let affected = checked
+                .as_ref()
+                .and_then(|(_, c)| c.affected.clone())
+                .unwrap_or(affected);
+            // The step checks the case's state; refused, nothing is written.
             super::workflow::step(
                 cfg,
                 id,
@@ -530,16 +733,21 @@ pub fn analyze(
                     user_impact,
                     workaround,
                 },
-            )
+            )?
         }
-        None => {
-            println!(
-                "{id}: recorded{}",
-                recorded
-                    .map(|p| format!(" (package {p})"))
-                    .unwrap_or_default()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        None => ExitCode::SUCCESS,
+    };
+    if let Some((package, change)) = &checked {
+        write_versions(cfg, &case.id, package, change)?;
     }
+    record_text(cfg, id, summary, details, None)?;
+    if !stepped {
+        println!(
+            "{id}: recorded{}",
+            checked
+                .map(|(p, _)| format!(" (package {p})"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(code)
 }

@@ -240,9 +240,13 @@ pub enum Command {
         id: String,
         #[arg(long, default_value = "ghsa")]
         format: String,
-        /// Open the draft in $EDITOR; the saved text is used from then on.
+        /// Open the draft in $VISUAL/$EDITOR; the saved text is used from
+        /// then on.
         #[arg(long, conflicts_with = "publish")]
         edit: bool,
+        /// Drop the edited draft: drafts follow the case again.
+        #[arg(long, conflicts_with_all = ["edit", "publish"])]
+        reset_draft: bool,
         /// File it as a draft repository advisory (or update it): github.
         #[arg(long, value_name = "WHERE")]
         publish: Option<String>,

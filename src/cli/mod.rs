@@ -301,11 +301,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             id,
             format,
             edit,
+            reset_draft,
             publish,
             request_cve,
             no_poc,
             poc,
         } => {
+            if reset_draft {
+                advisory::reset_draft(&cfg, &id)?;
+            }
             if no_poc || poc {
                 advisory::record_text(&cfg, &id, None, None, Some(no_poc))?;
             }

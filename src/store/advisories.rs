@@ -55,6 +55,34 @@ pub struct PackageChange {
     pub fix_commit: Option<String>,
 }
 
+/// Drops the edited draft of `case`: drafts are generated again from the
+/// case. The dropped text stays in the trail.
+pub fn reset_draft(
+    tx: &Transaction<'_>,
+    case: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let Some(old) = advisory_record(tx, case)?.draft else {
+        return Ok(false);
+    };
+    tx.execute(
+        "UPDATE case_advisories SET draft = NULL, draft_by = NULL, draft_at = NULL
+         WHERE case_id = ?1",
+        [case],
+    )
+    .with_context(|| format!("resetting the draft of {case}"))?;
+    record_event(
+        tx,
+        Some(case),
+        now,
+        "advisory_changed",
+        actor,
+        &format!("edited draft dropped; drafts are generated from the case again (was: {old})"),
+    )?;
+    Ok(true)
+}
+
 pub fn advisory_record(conn: &Connection, case: &str) -> Result<AdvisoryRecord> {
     let row = conn
         .query_row(
@@ -118,6 +146,22 @@ pub fn set_packages(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    // A package dropped from the case takes its versions with it: the
+    // trail keeps them.
+    let dropped: Vec<String> = case_packages(tx, case)?
+        .into_iter()
+        .filter(|r| !packages.contains(&r.package))
+        .map(|r| {
+            format!(
+                "{} (affected {}, introduced {}, fixed {}, fix commit {})",
+                r.package,
+                r.affected.as_deref().unwrap_or("-"),
+                r.introduced.as_deref().unwrap_or("-"),
+                r.fixed.as_deref().unwrap_or("-"),
+                r.fix_commit.as_deref().unwrap_or("-")
+            )
+        })
+        .collect();
     tx.execute(
         "DELETE FROM case_packages WHERE case_id = ?1 AND package NOT IN (SELECT value FROM json_each(?2))",
         params![case, serde_json::to_string(packages)?],
@@ -137,7 +181,15 @@ pub fn set_packages(
         now,
         "packages_set",
         actor,
-        &format!("affects {}", packages.join(", ")),
+        &if dropped.is_empty() {
+            format!("affects {}", packages.join(", "))
+        } else {
+            format!(
+                "affects {}; no longer: {}",
+                packages.join(", "),
+                dropped.join("; ")
+            )
+        },
     )
 }
 
@@ -210,6 +262,8 @@ pub fn update_advisory(
         [case],
     )
     .with_context(|| format!("updating the advisory of {case}"))?;
+    // What a change replaces stays readable in the trail.
+    let before = advisory_record(tx, case)?;
     let cwes = change
         .cwe_ids
         .as_ref()
@@ -254,17 +308,26 @@ pub fn update_advisory(
     if let Some(c) = &change.cve_id {
         said.push(format!("CVE {c}"));
     }
+    let was = |old: &Option<String>| match old {
+        Some(t) => format!(" (was: {t})"),
+        None => String::new(),
+    };
     if change.summary.is_some() {
-        said.push("summary set".into());
+        said.push(format!("summary set{}", was(&before.summary)));
     }
     if change.details.is_some() {
-        said.push("details set".into());
+        said.push(format!("details set{}", was(&before.details)));
+    }
+    if let (Some(new), Some(old)) = (&change.cve_id, &before.cve_id) {
+        if new != old {
+            said.push(format!("replacing {old}"));
+        }
     }
     if let Some(w) = change.poc_withheld {
         said.push(if w { "PoC withheld" } else { "PoC published" }.into());
     }
     if change.draft.is_some() {
-        said.push("draft edited".into());
+        said.push(format!("draft edited{}", was(&before.draft)));
     }
     if let Some((id, url)) = &change.ghsa {
         said.push(format!("filed on GitHub as {id} ({url})"));
@@ -316,13 +379,19 @@ pub fn carry_over(tx: &Transaction<'_>, from: &str, into: &str) -> Result<Vec<St
              SELECT ?2, package,
                     position + (SELECT COUNT(*) FROM case_packages WHERE case_id = ?2),
                     affected, introduced, fixed, fix_commit
-             FROM case_packages WHERE case_id = ?1
-             ON CONFLICT (case_id, package) DO NOTHING",
+             FROM case_packages WHERE case_id = ?1 AND true
+             ON CONFLICT (case_id, package) DO UPDATE SET
+                 affected = COALESCE(case_packages.affected, excluded.affected),
+                 introduced = COALESCE(case_packages.introduced, excluded.introduced),
+                 fixed = COALESCE(case_packages.fixed, excluded.fixed),
+                 fix_commit = COALESCE(case_packages.fix_commit, excluded.fix_commit)",
             params![from, into],
         )
         .with_context(|| format!("carrying the packages of {from} to {into}"))?;
     if packages > 0 {
-        carried.push(format!("{packages} package(s) with their versions"));
+        carried.push(format!(
+            "{packages} package(s): their versions where {into} had none"
+        ));
     }
     let had = tx
         .query_row(
