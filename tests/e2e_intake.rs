@@ -215,16 +215,52 @@ fn an_unverifiable_certificate_is_refused_clearly() {
 #[test]
 fn check_passes_on_a_good_config() {
     let s = stack();
-    let desk = Desk::new(s, "check", "", "");
+    let desk = Desk::new(
+        s,
+        "check",
+        "",
+        "[team]\nlead = [\"lead-check@example.org\"]\n",
+    );
     let o = desk.cli(&["check"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}");
-    for name in ["config", "templates", "store", "imap", "smtp"] {
+    for name in ["config", "team", "templates", "store", "imap", "smtp"] {
         assert!(
             out.lines().any(|l| l.starts_with("ok") && l.contains(name)),
             "{name}: {out}"
         );
     }
+}
+
+/// Issue 15's traps: nobody to remind is a failure; an unreadable password
+/// file is one failure, not also a login refused for the empty password.
+#[test]
+fn check_fails_without_a_lead_and_once_for_a_missing_password_file() {
+    let s = stack();
+    let desk = Desk::new(s, "check2", "", "");
+    let text = std::fs::read_to_string(&desk.config).unwrap();
+    std::fs::write(
+        &desk.config,
+        text.replace(
+            "password = \"reporter\"",
+            "password_file = \"/nonexistent/imap-password\"",
+        ),
+    )
+    .unwrap();
+    let o = desk.cli(&["check"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let fails: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(fails.len(), 2, "config and team only: {out}");
+    assert!(
+        fails.iter().any(|l| l.contains("team.lead is empty")),
+        "{out}"
+    );
+    assert!(
+        fails.iter().any(|l| l.contains("imap.password_file")),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l.starts_with("skip  imap")), "{out}");
 }
 
 #[test]

@@ -26,6 +26,14 @@ pub fn check(cfg: &Config, secrets: Option<crate::config::ConfigError>) -> Resul
             println!("FAIL  {name}: {}", super::error_line(&e));
         }
     };
+    // A secret that could not be read is one failure, not also a login
+    // refused for the empty password it left.
+    let unreadable = secrets.as_ref().map(|e| e.key.clone());
+    let skip = |section: &str| {
+        unreadable
+            .as_deref()
+            .is_some_and(|k| k.starts_with(&format!("{section}.")))
+    };
     report(
         "config",
         match secrets {
@@ -33,6 +41,7 @@ pub fn check(cfg: &Config, secrets: Option<crate::config::ConfigError>) -> Resul
             Some(e) => Err(e.into()),
         },
     );
+    report("team", check_team(cfg));
     if let Some(w) = cfg.team.trust_warning() {
         println!("WARN  team: {w}");
     }
@@ -46,6 +55,7 @@ pub fn check(cfg: &Config, secrets: Option<crate::config::ConfigError>) -> Resul
         .build()
         .context("starting the async runtime")?;
     match &cfg.imap {
+        Some(_) if skip("imap") => println!("skip  imap: its password could not be read (above)"),
         Some(imap) => report(
             "imap",
             rt.block_on(async {
@@ -75,6 +85,7 @@ pub fn check(cfg: &Config, secrets: Option<crate::config::ConfigError>) -> Resul
         None => report("imap", Err(anyhow::anyhow!("no [imap] section"))),
     }
     match &cfg.smtp {
+        Some(_) if skip("smtp") => println!("skip  smtp: its password could not be read (above)"),
         Some(smtp) => report(
             "smtp",
             rt.block_on(async {
@@ -93,6 +104,27 @@ pub fn check(cfg: &Config, secrets: Option<crate::config::ConfigError>) -> Resul
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Someone must hear of a report before its window closes.
+fn check_team(cfg: &Config) -> Result<String> {
+    let t = &cfg.team;
+    if t.lead.is_empty() {
+        anyhow::bail!(
+            "team.lead is empty: nobody is reminded before a report's window closes; set \
+             team.lead to the security lead's address"
+        );
+    }
+    Ok(format!(
+        "lead {}; {} members; {} for escalations",
+        t.lead.join(", "),
+        t.members.len(),
+        if t.escalation.is_empty() {
+            "nobody".to_string()
+        } else {
+            t.escalation.join(", ")
+        }
+    ))
 }
 
 /// Mail that came from the security address itself but that secdesk did
