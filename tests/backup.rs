@@ -318,3 +318,37 @@ fn backup_into_an_empty_directory_of_ours_makes_it_private() {
     assert_eq!(files, 2, "cases.db and one raw message");
     assert_eq!(count(&b.join("cases.db"), "SELECT COUNT(*) FROM cases"), 1);
 }
+
+/// Issue 15's trap: `restore --force` under a running daemon moved the
+/// database from under it. The daemon holds the store; restore refuses,
+/// naming its PID, and works once it is gone.
+#[test]
+fn restore_refuses_while_a_daemon_holds_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = config(dir.path(), "live");
+    let msg = dir.path().join("m.eml");
+    std::fs::write(
+        &msg,
+        "From: r@reporter.example\r\nSubject: r\r\nMessage-ID: <l1@r>\r\n\r\nv1\r\n",
+    )
+    .unwrap();
+    assert!(secdesk(&live, &["ingest", &msg.display().to_string()])
+        .status
+        .success());
+    let b = dir.path().join("b");
+    assert!(secdesk(&live, &["backup", &b.display().to_string()])
+        .status
+        .success());
+    // What `secdesk run` takes first.
+    let held = secdesk::store::lock::hold(&dir.path().join("live/cases.db")).unwrap();
+    let o = secdesk(&live, &["restore", &b.display().to_string(), "--force"]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("PID {}", std::process::id())) && err.contains("stop it first"),
+        "{err}"
+    );
+    drop(held);
+    let o = secdesk(&live, &["restore", &b.display().to_string(), "--force"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

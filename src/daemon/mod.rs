@@ -99,6 +99,8 @@ pub async fn run(config: Config, mut signals: mpsc::Receiver<Signal>) -> Result<
         Store::open(&config.store.path, &config.store.data_dir)
             .with_context(|| format!("opening the store {}", config.store.path.display()))
     };
+    // One daemon per store, and no restore under a running one.
+    let _lock = crate::store::lock::hold(&config.store.path)?;
     let intake_store = open()?;
     record_start(&intake_store)?;
     let outbox_store = open()?;

@@ -212,6 +212,9 @@ pub struct Restored {
 /// names (the old one, with `force`, moved aside). The daemon must be
 /// stopped.
 pub fn restore(cfg: &StoreConfig, dir: &Path, force: bool) -> Result<Restored> {
+    // Moving the database aside under a running daemon loses what it
+    // writes next (a report's case, and its reporter gets a second ack).
+    super::lock::refuse_if_held(&cfg.path, "restore").map_err(|e| Refused(format!("{e:#}")))?;
     let src = dir.join("cases.db");
     if !src.is_file() {
         return Err(Refused(format!("{} holds no cases.db", dir.display())).into());

@@ -20,6 +20,7 @@ pub mod blobs;
 pub mod case_views;
 pub mod cases;
 pub mod daemon_state;
+pub mod lock;
 pub mod mailboxes;
 pub mod messages;
 pub mod missing;
