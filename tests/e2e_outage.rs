@@ -101,3 +101,38 @@ fn smtp_down_then_imap_restarted() {
     assert!(desk.log_text().contains("send failed permanently"));
     assert!(desk.stop().success());
 }
+
+/// Issue 15's trap: a wrong IMAP password was retried every few seconds
+/// and logged every time. It backs off like any error, the log says it
+/// once, and `status` fails at once, saying why.
+#[test]
+fn a_wrong_imap_password_is_said_once_and_fails_status() {
+    let s = support::stack("outage", 22000);
+    let mut d = Desk::new(
+        s,
+        "badpass",
+        "",
+        "[team]\nlead = [\"lead-badpass@example.org\"]\n",
+    );
+    let text = std::fs::read_to_string(&d.config).unwrap();
+    std::fs::write(
+        &d.config,
+        text.replace("password = \"reporter\"", "password = \"wrong-password\""),
+    )
+    .unwrap();
+    d.start_with(&[]);
+    std::thread::sleep(Duration::from_secs(8));
+    let o = d.cli(&["status"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("AUTHENTICATION FAILED"), "{out}");
+    assert!(!out.contains("wrong-password"), "{out}");
+    let log = d.log_text();
+    let warned = log
+        .lines()
+        .filter(|l| l.contains("IMAP session ended") && !l.contains("again"))
+        .count();
+    assert_eq!(warned, 1, "{log}");
+    assert!(!log.contains("wrong-password"), "{log}");
+    assert!(d.stop().success());
+}

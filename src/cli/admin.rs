@@ -20,11 +20,19 @@ pub fn status(cfg: &Config, max_age: Duration, json: bool) -> Result<ExitCode> {
     let s = read_status(store.conn())?;
     let now = Utc::now();
     let stalest = stalest_sync(&s);
-    let healthy = stalest.is_some_and(|t| (now - t).to_std().unwrap_or_default() <= max_age);
+    // A refused login will not fix itself: unhealthy at once, not only
+    // once the last sync is old.
+    let auth_failed = s
+        .intake_error
+        .as_deref()
+        .filter(|e| e.contains("login as") && e.contains("failed"));
+    let healthy = auth_failed.is_none()
+        && stalest.is_some_and(|t| (now - t).to_std().unwrap_or_default() <= max_age);
     if json {
         let mut v = serde_json::to_value(&s)?;
         if let Some(o) = v.as_object_mut() {
             o.insert("healthy".into(), healthy.into());
+            o.insert("authentication_failed".into(), auth_failed.is_some().into());
             o.insert("max_sync_age_s".into(), max_age.as_secs().into());
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -102,6 +110,8 @@ pub fn status(cfg: &Config, max_age: Duration, json: bool) -> Result<ExitCode> {
             "health:    {}",
             if healthy {
                 "OK".to_string()
+            } else if let Some(e) = auth_failed {
+                format!("AUTHENTICATION FAILED: {e}; check imap.username and the password")
             } else {
                 format!(
                     "STALE: no sync within {}",

@@ -103,7 +103,7 @@ pub fn status(conn: &Connection) -> Result<Status> {
         reminders_scanned_at: state.get("reminders_scanned_at").map(|v| v.0.clone()),
         intake_error: state
             .get("intake_error")
-            .map(|v| format!("{} (at {})", v.0, v.1)),
+            .map(|v| format!("{} (since {})", v.0, v.1)),
         outbox_queued,
         outbox_oldest_queued_at,
         permanent_failures,

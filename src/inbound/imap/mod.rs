@@ -19,7 +19,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::backoff::Backoff;
 use crate::clock::Clock;
@@ -49,24 +49,34 @@ impl Intake {
     /// Runs until `shutdown` fires.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut backoff = Backoff::new(BACKOFF_START, BACKOFF_MAX);
+        // The error last logged and recorded: a wrong password fails the
+        // same way every minute, and the log and status say so once, from
+        // when it started, until it changes.
+        let mut last_error: Option<String> = None;
         loop {
             self.health.intake_beat();
             let ended = tokio::select! {
-                r = self.session(&mut backoff) => r,
+                r = self.session(&mut backoff, &mut last_error) => r,
                 _ = shutdown.cancelled() => return,
             };
             let Err(e) = ended;
             let wait = backoff.next_wait();
             let text = format!("{e:#}");
-            let now = self.clock.now();
-            let recorded = self
-                .store
-                .run(move |s| daemon_state::set(s.conn(), "intake_error", &text, now))
-                .await;
-            if let Err(r) = recorded {
-                warn!(error = %format!("{r:#}"), "could not record the IMAP error for status");
+            if last_error.as_deref() == Some(text.as_str()) {
+                debug!(error = %text, retry_in_ms = wait.as_millis() as u64, "IMAP session ended again");
+            } else {
+                warn!(error = %text, retry_in_ms = wait.as_millis() as u64, "IMAP session ended");
+                let now = self.clock.now();
+                let recorded_text = text.clone();
+                let recorded = self
+                    .store
+                    .run(move |s| daemon_state::set(s.conn(), "intake_error", &recorded_text, now))
+                    .await;
+                if let Err(r) = recorded {
+                    warn!(error = %format!("{r:#}"), "could not record the IMAP error for status");
+                }
+                last_error = Some(text);
             }
-            warn!(error = %format!("{e:#}"), retry_in_ms = wait.as_millis() as u64, "IMAP session ended");
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.cancelled() => return,
@@ -75,7 +85,11 @@ impl Intake {
     }
 
     /// One session, until it fails (shutdown drops it from outside).
-    async fn session(&mut self, backoff: &mut Backoff) -> Result<std::convert::Infallible> {
+    async fn session(
+        &mut self,
+        backoff: &mut Backoff,
+        last_error: &mut Option<String>,
+    ) -> Result<std::convert::Infallible> {
         let mut session = connect(&self.imap).await?;
         let t = self.imap.timeout;
         let caps = timed(t, "CAPABILITY", async {
@@ -113,6 +127,7 @@ impl Intake {
                 );
             }
             backoff.reset();
+            *last_error = None;
             self.health.intake_beat();
             self.store
                 .run(|s| daemon_state::clear(s.conn(), "intake_error"))
