@@ -24,9 +24,14 @@ use crate::config::SmtpConfig;
 use crate::store::outbox::{self as queue, QueuedMail};
 use crate::store::SharedStore;
 
-/// How often the worker looks for rows queued by other processes (the CLI)
-/// when nothing wakes it.
+/// How often the worker looks for due rows when nothing wakes it.
 const POLL: Duration = Duration::from_secs(2);
+
+/// How often it asks SQLite whether another process committed (`PRAGMA
+/// data_version`: a `secdesk ingest` from an MTA pipe, a lead's `reply`):
+/// a report piped in is acknowledged within tens of milliseconds, and the
+/// question costs a few microseconds.
+const WATCH: Duration = Duration::from_millis(50);
 
 /// Retry schedule for transient failures: first wait and cap.
 const RETRY_START: Duration = Duration::from_secs(2);
@@ -83,12 +88,34 @@ impl Outbox {
                 .map(|due| (due - now).to_std().unwrap_or(Duration::ZERO))
                 .unwrap_or(POLL)
                 .min(POLL);
+            let seen = self.data_version().await;
+            let others_wrote = async {
+                loop {
+                    tokio::time::sleep(WATCH).await;
+                    if self.data_version().await != seen {
+                        return;
+                    }
+                }
+            };
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
+                _ = others_wrote => {}
                 _ = shutdown.cancelled() => return,
             }
         }
+    }
+
+    /// SQLite's count of commits by other connections to the store (`None`
+    /// if it cannot be read: the 2-second poll still runs).
+    async fn data_version(&self) -> Option<i64> {
+        self.store
+            .run(|s| {
+                Ok(s.conn()
+                    .query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))?)
+            })
+            .await
+            .ok()
     }
 
     /// Sends the oldest due row, if any; true if there was one.
