@@ -440,3 +440,29 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// For an MTA's pipe transport a failure must defer, not bounce: 75.
+#[test]
+fn ingest_tempfail_exits_75_so_the_mta_retries() {
+    let e = env();
+    // The store's directory cannot be created: a runtime failure.
+    let text = std::fs::read_to_string(&e.config).unwrap();
+    std::fs::write(
+        &e.config,
+        text.replace("path = \"cases.db\"", "path = \"/proc/nope/cases.db\""),
+    )
+    .unwrap();
+    let o = secdesk(
+        &e,
+        &["ingest", "--tempfail", &sample("01-report-complete.eml")],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the MTA will retry"));
+    let o = secdesk(&e, &["ingest", &sample("01-report-complete.eml")]);
+    assert_eq!(o.status.code(), Some(1));
+}

@@ -32,6 +32,11 @@ pub enum Command {
         /// Print {"outcome": …, "case": …}.
         #[arg(long)]
         json: bool,
+        /// For an MTA's pipe transport: exit 75 (EX_TEMPFAIL) on any
+        /// failure, so that the MTA keeps the message and retries instead
+        /// of bouncing it.
+        #[arg(long)]
+        tempfail: bool,
     },
     /// File an archive of the old inbox (an mbox file or a Maildir) as
     /// history: imported cases, threaded and searchable, never answered.

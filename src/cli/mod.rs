@@ -156,8 +156,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import { path, json } => {
             import::run(&crate::settings::Settings::for_filing(cfg)?, &path, json)
         }
-        Command::Ingest { file, json } => {
-            ingest::run(&crate::settings::Settings::for_filing(cfg)?, &file, json)
+        Command::Ingest {
+            file,
+            json,
+            tempfail,
+        } => {
+            let filed = crate::settings::Settings::for_filing(cfg)
+                .and_then(|settings| ingest::run(&settings, &file, json));
+            match filed {
+                // sysexits' EX_TEMPFAIL: Postfix, Exim and sendmail defer
+                // the message and try again later; a bounce would lose it.
+                Err(e) if tempfail => {
+                    eprintln!("secdesk: {} (the MTA will retry)", error_line(&e));
+                    Ok(ExitCode::from(75))
+                }
+                r => r,
+            }
         }
         Command::Cases {
             state,
