@@ -60,3 +60,81 @@ fn the_schema_catches_a_broken_record() {
     v["severity"][0]["score"] = serde_json::json!("CVSS:9/NOPE");
     assert!(!validator().is_valid(&v));
 }
+
+/// Issue 14: one `affected` entry per package, ranges typed for each
+/// ecosystem (SEMVER, ECOSYSTEM, GIT for an app with its fix commit), CVE
+/// aliases and CWEs — every combination a valid record.
+#[test]
+fn records_per_package_and_ecosystem_are_valid() {
+    use secdesk::advisory::{osv_record, Draft};
+    use secdesk::config::PackageConfig;
+    use secdesk::ecosystem::Ecosystem;
+    use secdesk::store::advisories::{AdvisoryRecord, CasePackage};
+    let mut p = project(false);
+    let pkg = |id: &str, ecosystem, name: &str| PackageConfig {
+        id: id.into(),
+        ecosystem,
+        name: name.into(),
+        repository: Some("https://github.com/example/example".into()),
+    };
+    p.packages = vec![
+        pkg("app", Ecosystem::None, "Example desktop"),
+        pkg("npm", Ecosystem::Npm, "@example/cli"),
+        pkg("go", Ecosystem::Go, "example.org/lib"),
+        pkg("py", Ecosystem::PyPI, "example"),
+        pkg("mvn", Ecosystem::Maven, "org.example:lib"),
+    ];
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let rows = vec![
+        CasePackage {
+            package: "app".into(),
+            affected: Some(">= 8.0.0, < 9.0.2".into()),
+            introduced: Some("8.0.0".into()),
+            fixed: Some("9.0.2".into()),
+            fix_commit: Some(commit.into()),
+        },
+        CasePackage {
+            package: "npm".into(),
+            affected: Some(">= 8.1.0, < 9.0.3".into()),
+            introduced: Some("8.1.0".into()),
+            fixed: Some("9.0.3".into()),
+            fix_commit: None,
+        },
+        CasePackage {
+            package: "go".into(),
+            affected: Some("< v1.3.0".into()),
+            fixed: Some("v1.3.0".into()),
+            ..Default::default()
+        },
+        CasePackage {
+            package: "py".into(),
+            affected: Some("<= 1.0b1".into()),
+            ..Default::default()
+        },
+        CasePackage {
+            package: "mvn".into(),
+            introduced: Some("2.0".into()),
+            ..Default::default()
+        },
+    ];
+    let record = AdvisoryRecord {
+        cwe_ids: vec!["CWE-79".into(), "CWE-1321".into()],
+        cve_id: Some("CVE-2026-41234".into()),
+        ..Default::default()
+    };
+    let c = sample_case();
+    let d = Draft::new(&c, &p, record, &rows, "Steps to reproduce:\n1. x\n".into());
+    let v = osv_record(&d, Utc::now());
+    assert_valid(&v);
+    let affected = v["affected"].as_array().unwrap();
+    assert_eq!(affected.len(), 5, "{v:#}");
+    let types: Vec<&str> = affected
+        .iter()
+        .map(|a| a["ranges"][0]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["GIT", "SEMVER", "SEMVER", "ECOSYSTEM", "ECOSYSTEM"]);
+    assert_eq!(v["aliases"][0], "CVE-2026-41234");
+    // A case with nothing analysed yet is valid too.
+    let bare = Draft::new(&c, &p, AdvisoryRecord::default(), &[], String::new());
+    assert_valid(&osv_record(&bare, Utc::now()));
+}
