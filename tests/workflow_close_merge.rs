@@ -52,6 +52,18 @@ fn answer_thread(f: &mut Fixture, from: &str, to_mid: &str, mid: &str) {
     f.ingest(&raw);
 }
 
+/// The reporter answers the last mail we sent on case `id` (sent: the
+/// store's SMTP server is imaginary here).
+fn answer_our_mail(f: &mut Fixture, from: &str, id: &str, mid: &str) {
+    let ours = f.text(&format!(
+        "SELECT message_id FROM outbox WHERE case_id = '{id}' ORDER BY id DESC LIMIT 1"
+    ));
+    f.exec(&format!(
+        "UPDATE outbox SET status = 'sent' WHERE message_id = '{ours}'"
+    ));
+    answer_thread(f, from, &ours, mid);
+}
+
 fn lead_replies(f: &mut Fixture, id: &str) {
     let c = case(f, id);
     let now = f.now;
@@ -98,8 +110,20 @@ fn history_reopened_and_answered_stays_out_of_the_first_window() {
     );
     let old = f.ingest_from(&raw, &archive, long_ago).case.unwrap();
     assert!(case(&f, &old).history, "filed as history");
-    // Its reporter writes again: reopened, the team owes an answer.
-    answer_thread(&mut f, "old@reporter.example", "h1@r", "h3@r");
+    // The team's answer back then, from the old Sent folder.
+    let answer = report(
+        "lead@example.org",
+        "h2@example.org",
+        "Re: old report",
+        "To: old@reporter.example\r\nIn-Reply-To: <h1@r>\r\n",
+        "Thanks, looking.",
+    );
+    f.ingest_from(&answer, &archive, long_ago + Duration::days(1));
+    // Its reporter answers that mail again: reopened, the team owes an
+    // answer. (A reference to their own report would prove nothing.)
+    answer_thread(&mut f, "old@reporter.example", "h1@r", "h1b@r");
+    assert_eq!(case(&f, &old).state, "imported");
+    answer_thread(&mut f, "old@reporter.example", "h2@example.org", "h3@r");
     let c = case(&f, &old);
     assert_eq!(
         (c.state.as_str(), c.reopened_from.as_deref()),
@@ -188,7 +212,7 @@ fn a_reopened_case_goes_back_where_it_was_never_to_spam() {
         },
     )
     .unwrap();
-    answer_thread(&mut f, "sam@reporter.example", "r1@r", "r2@r");
+    answer_our_mail(&mut f, "sam@reporter.example", &id, "r2@r");
     assert_eq!(case(&f, &id).state, "reopened");
     let e = refused(step(
         &mut f,

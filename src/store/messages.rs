@@ -251,9 +251,12 @@ pub fn resolve_merged(conn: &rusqlite::Connection, case: &str) -> Result<String>
     Ok(id)
 }
 
-/// Whether one of `message_ids` is mail secdesk sent about `case` to its
-/// reporter and the SMTP server accepted: those Message-IDs carry a random
-/// token, so naming one proves the sender received that mail.
+/// Whether one of `message_ids` is mail the team sent about `case` to its
+/// reporter: secdesk's own (the SMTP server accepted it; those Message-IDs
+/// carry a random token), or a team response filed on the case (written to
+/// the reporter, from a team member's client or the Sent folder, history
+/// included). Naming one proves the sender received that mail; naming a
+/// message anyone could have filed on the case (their own) proves nothing.
 fn answers_our_mail(
     tx: &Transaction<'_>,
     case: &str,
@@ -267,7 +270,10 @@ fn answers_our_mail(
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM outbox o, json_each(o.recipients) r
                         WHERE o.message_id = ?1 AND o.case_id = ?2 AND o.status = 'sent'
-                          AND r.value = ?3)",
+                          AND r.value = ?3)
+                 OR EXISTS (SELECT 1 FROM messages m
+                        WHERE m.message_id = ?1 AND m.case_id = ?2
+                          AND m.kind = 'team_response')",
         )
         .context("reading outbox")?;
     for id in message_ids {

@@ -128,8 +128,9 @@ fn from_reporter(m: &Incoming, t: &Thread) -> bool {
 /// details count towards the report, and unless the team still owes its
 /// first response (that window governs) or already owes an answer, it is
 /// the team's turn. A closed case reopens only for the reporter answering
-/// the conversation itself (a reference to its mail; a case tag is anyone's
-/// to type). Anyone else is filed and shown, and sets no deadline: a
+/// the team's mail to them ([`Thread::answers_our_mail`]; a case tag is
+/// anyone's to type, and so is a reference to a message anyone could have
+/// filed on the case). Anyone else is filed and shown, and sets no deadline: a
 /// stranger must not put the team on a clock, nor reopen what it closed.
 fn follow_up_turn(plan: &mut Plan, m: &Incoming, t: &Thread, i: &Inputs<'_>) {
     let who = m
@@ -160,13 +161,13 @@ fn follow_up_turn(plan: &mut Plan, m: &Incoming, t: &Thread, i: &Inputs<'_>) {
         return;
     }
     plan.refresh_missing = true;
-    if t.state.reopens_on_mail() && t.matched_by != "reference" {
+    if t.state.reopens_on_mail() && !t.answers_our_mail {
         plan.events.push(PlannedEvent {
             kind: "message_on_closed_case",
             detail: format!(
-                "{who} wrote on the {} case ({message}) by its case tag only, without a \
-                 reference to its mail: filed, not reopened (a reply to the case's mail \
-                 reopens it; a case tag is anyone's to type)",
+                "{who} wrote on the {} case ({message}) without answering the team's mail to \
+                 the reporter: filed, not reopened (a reply to that mail reopens it; a case \
+                 tag, or a reference to a message anyone could have filed, proves nothing)",
                 t.state
             ),
         });

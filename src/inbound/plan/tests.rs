@@ -459,7 +459,7 @@ mod turns {
             State::Disclosed,
             State::Imported,
         ] {
-            let mut t = thread(state, false);
+            let mut t = thread(state, true);
             t.responded = state != State::Imported;
             let p = on(&t, Classification::Answerable, false);
             assert!(p.turn.unwrap().reopen, "{state}");
@@ -501,10 +501,11 @@ mod turns {
                 .unwrap();
             assert!(e.detail.contains("mallory@evil.example"), "{}", e.detail);
         }
-        // The reporter by case tag only: filed on the closed case, not
-        // reopened (From is as easy to write as the tag).
-        let mut t = thread(State::Invalid, false);
-        t.matched_by = "subject_tag";
+        // The reporter by case tag, or by a reference to a message of the
+        // case that is not the team's mail to them: filed, not reopened
+        // (From is as easy to write as the tag; a stranger can file a
+        // message on the case and then name it).
+        let t = thread(State::Invalid, false);
         let p = on(&t, Classification::Answerable, false);
         assert_eq!(p.turn, None);
         assert!(p.events.iter().any(|e| e.kind == "message_on_closed_case"));
