@@ -24,13 +24,14 @@ pub const MAX_HTML_INPUT: usize = 2 * 1024 * 1024;
 /// Deeper HTML is shown through mail-parser's flat conversion instead.
 pub const MAX_DEPTH: usize = 256;
 
-/// Most elements laid out. The parser's tree and the layout cost about a
-/// 2.2 KB per element whatever its size, so a body of tiny elements
-/// (`<p>x</p>` a quarter of a million times in 2 MB) would take half a
-/// gigabyte; more elements than this are shown through the flat conversion,
-/// which holds the text only. Real mail stays far below: a long Outlook
-/// thread in HTML has a few thousand.
-pub const MAX_ELEMENTS: usize = 20_000;
+/// Most markup laid out, counted by [`element_count`] (each `<` that can
+/// start a tag or comment). The parser's tree and the layout cost about
+/// 2.2 KB per node whatever its size, so a body of tiny ones (`x</br>` a
+/// third of a million times in 2 MB) would take three quarters of a
+/// gigabyte; more markup than this is shown through the flat conversion,
+/// which holds the text only (at most about 70 MB laid out). Real mail
+/// stays below: a long Outlook thread in HTML has a few thousand tags.
+pub const MAX_ELEMENTS: usize = 30_000;
 
 /// Lines are laid out this wide, so a paragraph stays one line as the
 /// reporter wrote it rather than being re-wrapped to a terminal's width.
@@ -174,13 +175,15 @@ fn strip_formatting(html: &str) -> String {
     out
 }
 
-/// How many start tags `html` has (`<` followed by a letter), counted in
-/// one pass; text that merely looks like a tag counts too, which can only
-/// send mail to the flat conversion.
+/// How many nodes `html` may make, from above: every `<` that can start
+/// markup (a letter, `/`, `!` or `?` after it) — start tags, the end tags
+/// the parser turns into elements (`</br>`, `</p>`), comments — each with
+/// the text beside it. Counted in one pass; text that merely looks like
+/// markup counts too, which can only send mail to the flat conversion.
 pub fn element_count(html: &str) -> usize {
     html.as_bytes()
         .windows(2)
-        .filter(|w| matches!(w, [b'<', c] if c.is_ascii_alphabetic()))
+        .filter(|w| matches!(w, [b'<', c] if c.is_ascii_alphabetic() || matches!(c, b'/' | b'!' | b'?')))
         .count()
 }
 
@@ -288,8 +291,17 @@ fn collapse_self_links(line: &str) -> String {
     let mut rest = line;
     while let Some(open) = rest.find(" (") {
         let (before, after) = rest.split_at(open);
-        let inner_end = after.get(2..).and_then(|a| a.find(')'));
-        let Some(inner_end) = inner_end else { break };
+        // A URL shown after a link is at most MAX_URL_CHARS (plus
+        // "mailto:" and an ellipsis): look no further for its ")", or a
+        // line of " (" without one costs the square of its length.
+        let tail = after.get(2..).unwrap_or_default();
+        let inner_end = floor_char_boundary(tail, MAX_URL_CHARS * 4 + 16).find(')');
+        let Some(inner_end) = inner_end else {
+            out.push_str(before);
+            out.push_str(" (");
+            rest = tail;
+            continue;
+        };
         let inner = after.get(2..2 + inner_end).unwrap_or_default();
         let bare = inner.strip_prefix("mailto:").unwrap_or(inner);
         out.push_str(before);
@@ -509,11 +521,14 @@ mod tests {
 
     #[test]
     fn too_many_elements_fall_back_to_the_flat_text() {
-        let many = format!("{}<p>end</p>", "<p>x</p>".repeat(MAX_ELEMENTS));
-        assert_eq!(element_count(&many), MAX_ELEMENTS + 1);
+        let many = format!("{}<p>end</p>", "<p>x</p>".repeat(MAX_ELEMENTS / 2));
+        assert_eq!(element_count(&many), MAX_ELEMENTS + 2);
         assert_eq!(html_to_text(&many), None);
         assert!(html_to_text(&"<p>x</p>".repeat(100)).is_some());
-        assert_eq!(element_count("a < b, <p>, </p> <3 <x"), 2);
+        assert_eq!(element_count("a < b, <p>, </p> <3 <x <!-- -->"), 4);
+        // End tags the parser makes elements of, and comments, count.
+        assert_eq!(html_to_text(&"x</br>".repeat(MAX_ELEMENTS + 1)), None);
+        assert_eq!(html_to_text(&"x<!>".repeat(MAX_ELEMENTS + 1)), None);
         let t = body(&format!(
             "From: a@b.example\r\nContent-Type: text/html\r\n\r\n{many}"
         ));
