@@ -263,17 +263,39 @@ fn excerpt_of(report: &str, case: &CaseRow) -> String {
     }
     let mut text = floor(&kept.join("\n"), MAX_EXCERPT).trim_end().to_string();
     if credited_name(case).is_none() {
-        let mut names: Vec<&str> = vec![case.reporter.as_str(), case.reporter_name.as_str()];
-        names.extend(case.reporter.split('@').next());
-        names.extend(case.reporter_name.split_whitespace());
-        names.retain(|n| n.chars().count() >= 3);
-        // Longest first, so the full name goes before its parts.
-        names.sort_by_key(|n| std::cmp::Reverse(n.len()));
-        for n in names {
-            text = replace_word(&text, n, "[the reporter]");
+        for n in identity(case) {
+            text = replace_word(&text, &n, "[the reporter]");
         }
     }
     text
+}
+
+/// The words that name the reporter: address, its local part, display
+/// name and each of its parts ("Finder, Sam" and "SAM FINDER" alike), a
+/// credit name and its login; longest first, so a full name goes before
+/// its parts.
+pub fn identity(case: &CaseRow) -> Vec<String> {
+    let mut names: Vec<String> = vec![case.reporter.clone(), case.reporter_name.clone()];
+    names.extend(case.reporter.split('@').next().map(str::to_string));
+    names.extend(
+        case.reporter_name
+            .split(|c: char| !c.is_alphanumeric() && c != '-' && c != '\'')
+            .map(str::to_string),
+    );
+    if let Some(n) = &case.credit_name {
+        let (display, login) = split_login(n);
+        names.extend(
+            display
+                .split(|c: char| !c.is_alphanumeric() && c != '-' && c != '\'')
+                .map(str::to_string),
+        );
+        names.push(display);
+        names.extend(login);
+    }
+    names.retain(|n| n.trim().chars().count() >= 3);
+    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    names.dedup();
+    names
 }
 
 /// A line that closes a mail ("Thanks,", "Best regards", "Cheers!").
@@ -297,27 +319,45 @@ fn is_closing(t: &str) -> bool {
         .any(|c| l == *c || l.starts_with(&format!("{c} ")))
 }
 
-/// `text` with `word` replaced where it stands as a word (not inside
-/// another: "Sam" in "Samples" stays).
-fn replace_word(text: &str, word: &str, with: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
+/// `text` with `word` replaced, in any case, where it stands as a word
+/// (not inside another: "Sam" in "Samples" stays).
+pub fn replace_word(text: &str, word: &str, with: &str) -> String {
+    let (lower_text, lower_word) = (text.to_lowercase(), word.to_lowercase());
+    // Lower-casing can change byte lengths (rarely): then match exactly.
+    let (hay, needle) = if lower_text.len() == text.len() && lower_word.len() == word.len() {
+        (lower_text.as_str(), lower_word.as_str())
+    } else {
+        (text, word)
+    };
+    if needle.is_empty() {
+        return text.to_string();
+    }
     let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    while let Some(at) = rest.find(word) {
-        let (before, after) = (
-            rest.get(..at).unwrap_or(""),
-            rest.get(at + word.len()..).unwrap_or(""),
-        );
-        out.push_str(before);
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    while let Some(off) = hay.get(from..).and_then(|h| h.find(needle)) {
+        let at = from + off;
+        let end = at + needle.len();
+        let (Some(before), Some(found), Some(after)) =
+            (text.get(..at), text.get(at..end), text.get(end..))
+        else {
+            break;
+        };
+        out.push_str(text.get(from..at).unwrap_or(""));
         if is_word(before.chars().next_back()) || is_word(after.chars().next()) {
-            out.push_str(word);
+            out.push_str(found);
         } else {
             out.push_str(with);
         }
-        rest = after;
+        from = end;
     }
-    out.push_str(rest);
+    out.push_str(text.get(from..).unwrap_or(""));
     out
+}
+
+/// Whether `text` names `word` as a word, in any case.
+pub fn names(text: &str, word: &str) -> bool {
+    replace_word(text, word, "\u{0}") != text
 }
 
 /// What the impact allows, as words: `c=high,i=low,a=none` → "disclosure

@@ -418,3 +418,22 @@ fn a_login_never_comes_from_the_from_line() {
     let body = github_body(&draft(&c, &p), BodyKind::Create);
     assert_eq!(body["credits"], json!([]));
 }
+
+/// Re-review: names in any case and in "Last, First" form are taken out;
+/// a word that merely contains one stays.
+#[test]
+fn the_reporter_is_taken_out_in_any_case_and_order() {
+    let p = project();
+    let mut c = row();
+    c.credit_consent = None;
+    c.reporter_name = "Finder, Sam".into();
+    let report = "Steps to reproduce:\nSAM FINDER here, of Finder Labs; samples attached.\n";
+    let d = Draft::new(&c, &p, record(), &packages(), report.into());
+    let b = ghsa::markdown(&d);
+    assert!(
+        !b.to_lowercase().contains("finder") && !b.contains("SAM "),
+        "{b}"
+    );
+    assert!(b.contains("samples attached"), "{b}");
+    assert!(names("Thanks, sam.", "Sam") && !names("Samples", "Sam"));
+}

@@ -400,12 +400,9 @@ fn publishable(d: &Draft<'_>) -> std::result::Result<(), String> {
         }
     }
     if advisory::credited_name(d.case).is_none() {
-        let c = d.case;
-        let named = [c.reporter_name.as_str(), c.reporter.as_str()]
+        let named = advisory::identity(d.case)
             .into_iter()
-            .chain(c.credit_name.as_deref())
-            .filter(|n| n.chars().count() >= 3)
-            .find(|n| edited.contains(n));
+            .find(|n| advisory::names(edited, n));
         if let Some(n) = named {
             return Err(format!(
                 "{id}: the edited draft names {n:?} but the reporter has not consented to be \

@@ -356,8 +356,13 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT substr(body_text, 1, 20000) FROM messages WHERE case_id = ?1
-                 AND kind = 'report' ORDER BY id LIMIT 1",
+                // The case's own reporter's report: one merged in from
+                // another reporter is under their consent, not this one's.
+                "SELECT substr(body_text, 1, 20000) FROM messages m WHERE m.case_id = ?1
+                 AND m.kind = 'report'
+                 ORDER BY lower(m.from_address) <> (SELECT lower(reporter_address) FROM cases
+                                                    WHERE id = ?1), m.id
+                 LIMIT 1",
                 [case],
                 |r| r.get::<_, String>(0),
             )
@@ -414,9 +419,6 @@ pub fn carry_over(tx: &Transaction<'_>, from: &str, into: &str) -> Result<Vec<St
                     summary = COALESCE(t.summary, f.summary),
                     details = COALESCE(t.details, f.details),
                     poc_withheld = max(t.poc_withheld, f.poc_withheld),
-                    draft = COALESCE(t.draft, f.draft),
-                    draft_by = CASE WHEN t.draft IS NULL THEN f.draft_by ELSE t.draft_by END,
-                    draft_at = CASE WHEN t.draft IS NULL THEN f.draft_at ELSE t.draft_at END,
                     ghsa_id = COALESCE(t.ghsa_id, f.ghsa_id),
                     ghsa_url = CASE WHEN t.ghsa_id IS NULL THEN f.ghsa_url ELSE t.ghsa_url END
                  FROM case_advisories AS f
@@ -425,7 +427,13 @@ pub fn carry_over(tx: &Transaction<'_>, from: &str, into: &str) -> Result<Vec<St
             )
             .with_context(|| format!("carrying the advisory of {from} to {into}"))?;
         if changed > 0 {
-            carried.push("the advisory's fields it lacked (weakness, CVE, text, GitHub id)".into());
+            // Never the other case's edited draft: it was written for that
+            // report and its withholdings (the trail keeps it there).
+            carried.push(
+                "the advisory's fields it lacked (weakness, CVE, text, GitHub id; not an \
+                 edited draft)"
+                    .into(),
+            );
         }
     }
     Ok(carried)

@@ -77,24 +77,12 @@ fn present(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// The name a consent with no name of its own credits, taken from the
-/// case it was given on (as [`crate::advisory::credited_name`] would).
-fn fallback_name(r: &Record) -> Option<String> {
-    [r.reporter_name.as_str(), r.reporter.as_str()]
-        .into_iter()
-        .map(str::trim)
-        .find(|s| !s.is_empty())
-        .map(|s| crate::mail::text::clean_line(s, 100))
-        .filter(|s| !s.is_empty())
-}
-
 /// What a merge of `from` into `into` carries over: each of the embargo,
 /// credit, assignee and assessment (severity, impact and CVSS, set
 /// together by `triage`, so they go as one) where `into` has none.
 ///
 /// Credit belongs to a person: when the two cases have different
-/// reporters, a consent or request with no name is carried under `from`'s
-/// reporter's name, or not at all — never as consent of `into`'s reporter.
+/// reporters it is not carried at all (the trail says so).
 pub fn carry_over(from: &Record, into: &Record) -> CarryOver {
     let mut out = CarryOver::default();
     let other_reporter = !from
@@ -120,61 +108,54 @@ pub fn carry_over(from: &Record, into: &Record) -> CarryOver {
         _ => {}
     }
 
-    match (present(&from.credit_consent), present(&into.credit_consent)) {
-        // Another reporter's "no" says nothing about this case's reporter.
-        (Some("no"), None) if other_reporter => out
-            .not_carried
-            .push("credit consent no (that reporter declined for themselves only)".into()),
-        (Some(consent), None) => {
-            let name = match present(&from.credit_name) {
-                Some(n) => Some(n.to_string()),
-                None if other_reporter => fallback_name(from),
-                None => None,
-            };
-            if name.is_none() && other_reporter {
-                out.not_carried.push(format!(
-                    "credit consent {consent} (it names nobody, and that reporter is not this \
-                     case's)"
-                ));
-            } else {
-                out.carried.push(match &name {
+    // Credit belongs to the person who gave it: another reporter's consent
+    // (or request) would publish their name on this case, or this
+    // reporter's under their consent. The lead decides with `credit`.
+    let theirs = present(&from.credit_consent).or(present(&from.credit_request));
+    if other_reporter {
+        if let Some(c) = theirs {
+            out.not_carried.push(format!(
+                "credit {c} (given by {}, not this case's reporter; record it with `secdesk \
+                 credit` if they are to be named)",
+                if from.reporter.is_empty() {
+                    "another reporter"
+                } else {
+                    from.reporter.as_str()
+                }
+            ));
+        }
+    } else {
+        match (present(&from.credit_consent), present(&into.credit_consent)) {
+            (Some(consent), None) => {
+                out.carried.push(match present(&from.credit_name) {
                     Some(n) => format!("credit consent {consent}, as {n}"),
                     None => format!("credit consent {consent}"),
                 });
                 out.set.push((Field::CreditConsent, Some(consent.into())));
-                out.set.push((Field::CreditName, name));
+                out.set.push((
+                    Field::CreditName,
+                    present(&from.credit_name).map(Into::into),
+                ));
                 out.set.push((
                     Field::CreditSource,
                     present(&from.credit_source).map(Into::into),
                 ));
             }
-        }
-        (Some(theirs), Some(ours)) if theirs != ours => out.not_carried.push(format!(
-            "credit consent {theirs} (this case has its own: {ours})"
-        )),
-        // A request from mail, still to be confirmed with `credit --confirm`.
-        (None, None) => {
-            if let (Some(req), None) =
-                (present(&from.credit_request), present(&into.credit_request))
-            {
-                let pinned = match req {
-                    "yes" if other_reporter => fallback_name(from).map(|n| format!("yes, {n}")),
-                    r => Some(r.to_string()),
-                };
-                match pinned {
-                    Some(r) => {
-                        out.carried
-                            .push(format!("credit request {r:?} (to confirm)"));
-                        out.set.push((Field::CreditRequest, Some(r)));
-                    }
-                    None => out.not_carried.push(format!(
-                        "credit request {req:?} (it names nobody, and that reporter is not this \
-                         case's)"
-                    )),
+            (Some(theirs), Some(ours)) if theirs != ours => out.not_carried.push(format!(
+                "credit consent {theirs} (this case has its own: {ours})"
+            )),
+            // A request from mail, still to be confirmed with `credit --confirm`.
+            (None, None) => {
+                if let (Some(req), None) =
+                    (present(&from.credit_request), present(&into.credit_request))
+                {
+                    out.carried
+                        .push(format!("credit request {req:?} (to confirm)"));
+                    out.set.push((Field::CreditRequest, Some(req.to_string())));
                 }
             }
+            _ => {}
         }
-        _ => {}
     }
 
     match (present(&from.assignee), present(&into.assignee)) {
@@ -349,49 +330,51 @@ mod tests {
             reporter_name: "Kim".into(),
             ..Record::default()
         };
-        // Sam's nameless consent, carried to Kim's case, names Sam.
+        // Sam's consent, named or not, and his requests never go to Kim's
+        // case: they would publish his name there, or hers under his word.
+        for from in [
+            Record {
+                credit_consent: Some("yes".into()),
+                credit_source: Some("reporter".into()),
+                ..record()
+            },
+            Record {
+                credit_consent: Some("yes".into()),
+                credit_name: Some("Sam F.".into()),
+                ..record()
+            },
+            Record {
+                credit_consent: Some("no".into()),
+                ..record()
+            },
+            Record {
+                credit_request: Some("yes".into()),
+                ..record()
+            },
+        ] {
+            let c = carry_over(&from, &kim);
+            assert!(c.set.is_empty() && c.not_carried.len() == 1, "{c:?}");
+            assert!(c.not_carried[0].contains("sam@reporter.example"), "{c:?}");
+        }
+        // The same reporter: carried as it was.
         let from = Record {
             credit_consent: Some("yes".into()),
             credit_source: Some("reporter".into()),
             ..record()
         };
-        let c = carry_over(&from, &kim);
-        assert!(c
-            .set
-            .contains(&(Field::CreditName, Some("Sam Finder".into()))));
-        // The same reporter: the name is left to the case, as it was.
         let c = carry_over(&from, &record());
+        assert!(c.set.contains(&(Field::CreditConsent, Some("yes".into()))));
         assert!(c.set.contains(&(Field::CreditName, None)));
-        // A nameless consent of nobody in particular is not carried.
-        let anon = Record {
-            credit_consent: Some("yes".into()),
-            ..Record::default()
-        };
-        let c = carry_over(&anon, &kim);
-        assert!(c.set.is_empty() && c.not_carried.len() == 1, "{c:?}");
-        // Nor is another reporter's "no".
-        let declined = Record {
-            credit_consent: Some("no".into()),
-            ..record()
-        };
-        let c = carry_over(&declined, &kim);
-        assert!(c.set.is_empty() && c.not_carried.len() == 1, "{c:?}");
-        let c = carry_over(&declined, &record());
-        assert!(c.set.contains(&(Field::CreditConsent, Some("no".into()))));
-        // A request from mail is pinned to its sender too.
         let asked = Record {
             credit_request: Some("yes".into()),
             ..record()
         };
-        let c = carry_over(&asked, &kim);
-        assert_eq!(
-            c.set,
-            vec![(Field::CreditRequest, Some("yes, Sam Finder".into()))]
-        );
+        let c = carry_over(&asked, &record());
+        assert_eq!(c.set, vec![(Field::CreditRequest, Some("yes".into()))]);
         // A decision on the target settles it: no request is carried.
         let decided = Record {
             credit_consent: Some("no".into()),
-            ..kim.clone()
+            ..record()
         };
         assert!(carry_over(&asked, &decided).set.is_empty());
     }
