@@ -335,9 +335,22 @@ fn versions_agree_with_each_other_and_refusals_write_nothing() {
     );
     let osv = ok(&e, &["advisory", &id, "--format", "osv"]);
     assert!(!osv.contains("8.0.0"), "{osv}");
-    // One package's fix is recorded in any state; the last one releases
-    // the case, which is refused before it is being fixed — and then the
-    // version is not recorded either.
+    // A fix is recorded only for an accepted case; the last package's
+    // releases the case, which is refused before it is being fixed — and
+    // then the version is not recorded either.
+    refused(
+        &e,
+        &[
+            "released",
+            &id,
+            "--package",
+            "desktop",
+            "--version",
+            "9.0.0",
+        ],
+        "once it is accepted",
+    );
+    ok(&e, &["accept", &id]);
     ok(
         &e,
         &[
@@ -362,6 +375,12 @@ fn versions_agree_with_each_other_and_refusals_write_nothing() {
     );
     let osv = ok(&e, &["advisory", &id, "--format", "osv"]);
     assert!(osv.contains("9.0.0") && !osv.contains("10.1.0"), "{osv}");
+    // The range agrees with where it came in.
+    refused(
+        &e,
+        &["analyze", &id, "--package", "cli", "--affected", "< 2.0.0"],
+        "outside the range",
+    );
 }
 
 /// A withdrawn credit leaves GitHub with the next update, and an edited

@@ -197,11 +197,29 @@ fn consistent(
         }
     }
     let Some(r) = range else { return Ok(()) };
+    if let Some(x) = &r.exact {
+        if let Some(i) = introduced.filter(|i| i != x) {
+            return Err(format!(
+                "{package}: the range is = {x} but introduced is {i}"
+            ));
+        }
+        if let Some(f) = fixed.filter(|f| !before(x, f)) {
+            return Err(format!(
+                "{package}: the range is = {x} but the fix {f} is not after it"
+            ));
+        }
+    }
     if let Some(l) = &r.lower {
         match introduced {
             Some(i) if l.inclusive && l.version != i => {
                 return Err(format!(
                     "{package}: the range starts at {} but introduced is {i}",
+                    l.version
+                ))
+            }
+            Some(i) if !l.inclusive && !before(&l.version, i) => {
+                return Err(format!(
+                    "{package}: the range starts after {} but introduced is {i}",
                     l.version
                 ))
             }
@@ -215,18 +233,29 @@ fn consistent(
             _ => {}
         }
     }
-    if let (Some(u), Some(f)) = (&r.upper, fixed) {
-        if !u.inclusive && u.version != f {
-            return Err(format!(
-                "{package}: the range ends before {} but the fix is {f}",
-                u.version
-            ));
+    if let Some(u) = &r.upper {
+        if let Some(i) = introduced {
+            let inside = before(i, &u.version) || (u.inclusive && u.version == i);
+            if !inside {
+                return Err(format!(
+                    "{package}: introduced {i} is outside the range, which ends at {}",
+                    u.version
+                ));
+            }
         }
-        if u.inclusive && !(u.version != f && before(&u.version, f)) {
-            return Err(format!(
-                "{package}: the range includes {} but the fix {f} is not after it",
-                u.version
-            ));
+        if let Some(f) = fixed {
+            if !u.inclusive && u.version != f {
+                return Err(format!(
+                    "{package}: the range ends before {} but the fix is {f}",
+                    u.version
+                ));
+            }
+            if u.inclusive && !(u.version != f && before(&u.version, f)) {
+                return Err(format!(
+                    "{package}: the range includes {} but the fix {f} is not after it",
+                    u.version
+                ));
+            }
         }
     }
     Ok(())
@@ -349,10 +378,15 @@ pub fn show(cfg: &Config, id: &str, format: &str) -> Result<ExitCode> {
             serde_json::to_string_pretty(&advisory::osv_record(&d, Utc::now()))?
         ),
         "announcement" => print!("{}", advisory::announcement_text(&d)),
-        "github" => println!(
-            "{}",
-            serde_json::to_string_pretty(&advisory::github_body(&d, BodyKind::Create))?
-        ),
+        "github" => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&advisory::github_body(&d, BodyKind::Create))?
+            );
+            if let Err(why) = publishable(&d) {
+                eprintln!("secdesk: warning: --publish github would refuse this: {why}");
+            }
+        }
         other => {
             return Err(usage(format!(
                 "--format {other:?}: expected ghsa, osv, announcement or github"
@@ -614,6 +648,17 @@ pub fn released(
         .map(|r| r.package.as_str())
         .collect();
     if !waiting.is_empty() || case.state == "released" || case.state == "disclosed" {
+        // A fix is recorded for a case the team accepted, not for one it
+        // rejected or has not decided on.
+        if !matches!(
+            case.state.as_str(),
+            "accepted" | "fixing" | "released" | "disclosed"
+        ) {
+            return Err(usage(format!(
+                "{}: the case is {}; a fixed version is recorded once it is accepted",
+                case.id, case.state
+            )));
+        }
         write_versions(cfg, &case.id, &recorded, &change)?;
         if waiting.is_empty() {
             println!(
