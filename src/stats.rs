@@ -56,6 +56,10 @@ pub struct Stats {
     /// deadline had passed unanswered: breaches, counted in
     /// `window_decided` (a silent close does not hide a breach).
     pub closed_silently_breached: usize,
+    /// Cases merged into another whose own deadline had passed unanswered
+    /// before the merge (and that the target's earlier clock does not
+    /// already count): breaches, counted in `window_decided`.
+    pub merged_breached: usize,
     /// Cases filed as history and later reopened (counted in `cases`):
     /// their first window was never secdesk's to keep, so they are in no
     /// first-response figure; their later turns count under `follow_up`.
@@ -186,7 +190,26 @@ pub fn compute(
         .filter(|c| c.state == "closed" && !c.history)
         .filter(|c| breached_before_silent_close(c, now))
         .count();
-    let mut decided = closed_silently_breached;
+    // A merge is a close too: a case merged away after its own deadline
+    // passed unanswered stays a breach — unless the merge gave the target
+    // its clock (the earlier deadline wins), which then counts it there.
+    let due_of: std::collections::HashMap<&str, Option<DateTime<Utc>>> = all
+        .iter()
+        .map(|c| (c.id.as_str(), c.response_due()))
+        .collect();
+    let merged_breached = period
+        .iter()
+        .filter(|c| c.state == "merged" && !c.history)
+        .filter(|c| {
+            let target_due = c
+                .merged_into
+                .as_deref()
+                .and_then(|t| due_of.get(t).copied().flatten());
+            target_due.is_none_or(|t| c.response_due().is_some_and(|d| d > t))
+        })
+        .filter(|c| breached_before_silent_close(c, now))
+        .count();
+    let mut decided = closed_silently_breached + merged_breached;
     let mut within = 0;
     let mut within_unverified = 0;
     for c in &answerable {
@@ -224,6 +247,7 @@ pub fn compute(
         imported: count("imported"),
         closed_silently: count("closed"),
         closed_silently_breached,
+        merged_breached,
         history_reopened: cases.len() - answerable.len(),
         time_to_acknowledge: Spread::of(ack),
         time_to_first_response: Spread::of(first),
@@ -249,15 +273,20 @@ fn follow_up(
     since: Option<NaiveDate>,
     until: Option<NaiveDate>,
 ) -> FollowUpFigures {
-    let state_of: std::collections::HashMap<&str, &str> = all
-        .iter()
-        .map(|c| (c.id.as_str(), c.state.as_str()))
-        .collect();
+    let case_of: std::collections::HashMap<&str, &CaseRow> =
+        all.iter().map(|c| (c.id.as_str(), c)).collect();
     let turns: Vec<&Turn> = turns
         .iter()
-        .filter(|t| match state_of.get(t.case_id.as_str()) {
-            Some(&"merged") => false,
-            Some(&"closed") => turn_breached(t, now),
+        .filter(|t| match case_of.get(t.case_id.as_str()) {
+            Some(c) if c.state == "closed" => turn_breached(t, now),
+            // A turn still open at the merge moved to the target (ended
+            // here at the merge's time): it counts there, once.
+            Some(c) if c.state == "merged" => {
+                t.ended_at
+                    .as_ref()
+                    .is_none_or(|e| Some(e) != c.closed_at.as_ref())
+                    && turn_breached(t, now)
+            }
             _ => true,
         })
         .filter(|t| in_period(&t.started_at, since, until))

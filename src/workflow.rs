@@ -360,8 +360,10 @@ pub fn merge(
             crate::store::turns::start_turn(tx, t, start, due, None, open.reopened)?;
         }
         tx.execute(
-            "UPDATE cases SET state = 'merged', merged_into = ?2 WHERE id = ?1",
-            [f, t],
+            // closed_at: when it stopped being a case of its own (a first
+            // window that passed before this stays a breach in the figures).
+            "UPDATE cases SET state = 'merged', merged_into = ?2, closed_at = ?3 WHERE id = ?1",
+            rusqlite::params![f, t, crate::store::ts(now)],
         )
         .with_context(|| format!("marking {f} merged"))?;
         for (field, value) in &carry.set {

@@ -514,3 +514,30 @@ fn a_merge_carries_the_advisory_where_the_target_has_none() {
         .iter()
         .any(|(k, d)| k == "carried_over" && d.contains("package")));
 }
+
+/// Re-review: merging a case away after its own deadline passed
+/// unanswered does not hide that breach.
+#[test]
+fn a_merge_does_not_hide_a_breach() {
+    let mut f = fixture();
+    let sam = report_from(&mut f, "sam@reporter.example", "mb1@r", "Data leak");
+    lead_replies(&mut f, &sam);
+    f.now += Duration::hours(1);
+    let bob = report_from(&mut f, "bob@other.example", "mb2@r", "Same leak");
+    f.now += Duration::hours(60);
+    merge_ids(&mut f, &bob, &sam).unwrap();
+    f.now += Duration::days(1);
+    let s = stats(&f);
+    assert_eq!(s.merged_breached, 1, "{s:?}");
+    assert_eq!((s.answered_within_window, s.window_decided), (1, 2));
+    // Merged in time, it is no breach.
+    let mut f = fixture();
+    let sam = report_from(&mut f, "sam@reporter.example", "mc1@r", "Data leak");
+    lead_replies(&mut f, &sam);
+    let bob = report_from(&mut f, "bob@other.example", "mc2@r", "Same leak");
+    f.now += Duration::hours(2);
+    merge_ids(&mut f, &bob, &sam).unwrap();
+    f.now += Duration::days(3);
+    let s = stats(&f);
+    assert_eq!((s.merged_breached, s.window_decided), (0, 1), "{s:?}");
+}

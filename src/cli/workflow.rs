@@ -168,6 +168,14 @@ fn stats_text(s: &crate::stats::Stats) -> String {
             s.closed_silently_breached
         );
     }
+    if s.merged_breached > 0 {
+        let _ = writeln!(
+            o,
+            "  and {} merged into another case only after their own deadline passed \
+             unanswered: counted as breaches",
+            s.merged_breached
+        );
+    }
     if s.history_reopened > 0 {
         let _ = writeln!(
             o,
