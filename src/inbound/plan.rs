@@ -70,6 +70,18 @@ pub struct Thread {
     pub responded: bool,
     /// The team's follow-up turn is open (someone is waiting for it).
     pub turn_open: bool,
+    /// The reporters of cases merged into this one: their conversation
+    /// continues here.
+    pub merged_reporters: Vec<String>,
+}
+
+impl Thread {
+    /// Whether `address` is the case's reporter or a merged-in case's.
+    pub fn is_reporter(&self, address: &str) -> bool {
+        std::iter::once(&self.reporter_address)
+            .chain(&self.merged_reporters)
+            .any(|r| !r.is_empty() && r.eq_ignore_ascii_case(address))
+    }
 }
 
 /// How far team mail may be trusted to be the team's.

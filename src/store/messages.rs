@@ -215,8 +215,26 @@ fn thread_of(
         tracing::warn!(case = %id, state = %state, "case not usable for threading: its id or state does not parse");
         return Ok(None);
     };
+    // The case's reporter first, then those of cases merged into it.
+    let mut reporters = vec![reporter.clone()];
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT reporter_address FROM cases WHERE merged_into = ?1 AND state = 'merged'
+             AND reporter_address <> '' ORDER BY id",
+        )
+        .context("reading merged cases")?;
+    for r in stmt
+        .query_map([&id], |r| r.get::<_, String>(0))
+        .with_context(|| format!("reading the cases merged into {id}"))?
+    {
+        let r = r.with_context(|| format!("reading the cases merged into {id}"))?;
+        if !reporters.iter().any(|x| x.eq_ignore_ascii_case(&r)) {
+            reporters.push(r);
+        }
+    }
     Ok(Some(Thread {
-        answers_our_mail: answers_our_mail(tx, &id, &reporter, message_ids)?,
+        answers_our_mail: answers_our_mail(tx, &id, &reporters, message_ids)?,
+        merged_reporters: reporters.into_iter().skip(1).collect(),
         case: case_id,
         state,
         reporter_address: reporter,
@@ -260,12 +278,23 @@ pub fn resolve_merged(conn: &rusqlite::Connection, case: &str) -> Result<String>
 fn answers_our_mail(
     tx: &Transaction<'_>,
     case: &str,
+    reporters: &[String],
+    message_ids: &[String],
+) -> Result<bool> {
+    for reporter in reporters.iter().filter(|r| !r.is_empty()) {
+        if answers_our_mail_to(tx, case, reporter, message_ids)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn answers_our_mail_to(
+    tx: &Transaction<'_>,
+    case: &str,
     reporter: &str,
     message_ids: &[String],
 ) -> Result<bool> {
-    if reporter.is_empty() {
-        return Ok(false);
-    }
     let mut stmt = tx
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM outbox o, json_each(o.recipients) r

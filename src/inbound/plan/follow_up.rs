@@ -108,20 +108,13 @@ pub(super) fn plan_follow_up(m: &Incoming, t: &Thread, i: &Inputs<'_>) -> Plan {
 /// Whether `m` was written to the case's reporter (To or Cc) and is not a
 /// forward of the case to someone else.
 pub(super) fn written_to_reporter(m: &Incoming, t: &Thread) -> bool {
-    !t.reporter_address.is_empty()
-        && m.to
-            .iter()
-            .chain(&m.cc)
-            .any(|r| r.address.eq_ignore_ascii_case(&t.reporter_address))
-        && forwarded(m).is_none()
+    m.to.iter().chain(&m.cc).any(|r| t.is_reporter(&r.address)) && forwarded(m).is_none()
 }
 
-/// Whether `m` comes from the case's reporter, by its From line.
+/// Whether `m` comes from the case's reporter (or the reporter of a case
+/// merged into it), by its From line.
 fn from_reporter(m: &Incoming, t: &Thread) -> bool {
-    !t.reporter_address.is_empty()
-        && m.from
-            .as_ref()
-            .is_some_and(|f| f.address.eq_ignore_ascii_case(&t.reporter_address))
+    m.from.as_ref().is_some_and(|f| t.is_reporter(&f.address))
 }
 
 /// Someone outside the team wrote on the case. From the reporter, the

@@ -81,6 +81,7 @@ fn thread(state: State, answers_our_mail: bool) -> Thread {
         credit_decided_by_lead: false,
         responded: true,
         turn_open: false,
+        merged_reporters: Vec::new(),
     }
 }
 
@@ -513,6 +514,29 @@ mod turns {
         let mut t = thread(State::Triage, false);
         t.matched_by = "subject_tag";
         assert!(on(&t, Classification::Answerable, false).turn.is_some());
+    }
+
+    /// Re-review: the reporter of a case merged into this one is heard.
+    #[test]
+    fn a_merged_in_reporter_opens_the_turn() {
+        let mut kim = msg();
+        kim.from = Some(mailbox("Kim@Other.example"));
+        let mut t = thread(State::Triage, true);
+        let c = Classification::Answerable;
+        let p = plan_inbound(&kim, &inputs(&c, Some(&t), AckCounts::default(), &LIMITS));
+        assert_eq!(p.turn, None);
+        t.merged_reporters = vec!["kim@other.example".into()];
+        let p = plan_inbound(&kim, &inputs(&c, Some(&t), AckCounts::default(), &LIMITS));
+        assert!(p.turn.is_some());
+        // The team answering Kim answers the case.
+        let team = Classification::NoReply(NoReply::TeamMember);
+        let mut to_kim = team_reply();
+        to_kim.to = vec![mailbox("kim@other.example")];
+        let p = plan_inbound(
+            &to_kim,
+            &inputs(&team, Some(&t), AckCounts::default(), &LIMITS),
+        );
+        assert_eq!(p.message_kind, "team_response");
     }
 
     #[test]
