@@ -416,6 +416,21 @@ fn publishable(d: &Draft<'_>) -> std::result::Result<(), String> {
             text.len()
         ));
     }
+    // Versions a merge brought together may contradict each other.
+    for a in &d.affected {
+        let range = a
+            .range
+            .as_deref()
+            .and_then(|r| parse_affected(a.package.ecosystem, r).ok());
+        consistent(
+            a.package.ecosystem,
+            &a.package.id,
+            range.as_ref(),
+            a.introduced.as_deref(),
+            a.fixed.as_deref(),
+        )
+        .map_err(|e| format!("{id}: {e}; correct it with `secdesk analyze {id} --package …`"))?;
+    }
     let Some(edited) = d.record.draft.as_deref() else {
         return Ok(());
     };
