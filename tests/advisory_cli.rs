@@ -474,3 +474,42 @@ fn githubs_refusals_name_the_fix_and_never_the_token() {
         .as_ref()
         .is_none_or(|b| b["credits"] == serde_json::json!([]))));
 }
+
+/// A value recorded by mistake can be removed; the trail keeps it.
+#[test]
+fn a_wrong_value_can_be_cleared() {
+    let e = env(None);
+    let id = case(&e);
+    ok(&e, &["cve", &id, "CVE-2026-11111"]);
+    ok(
+        &e,
+        &["analyze", &id, "--package", "cli", "--introduced", "10.0.0"],
+    );
+    // The wrong introduced version blocks the right fix until removed.
+    refused(
+        &e,
+        &["analyze", &id, "--package", "cli", "--fixed", "9.0.0"],
+        "not before",
+    );
+    ok(
+        &e,
+        &["analyze", &id, "--package", "cli", "--clear", "introduced"],
+    );
+    ok(
+        &e,
+        &["analyze", &id, "--package", "cli", "--fixed", "9.0.0"],
+    );
+    ok(&e, &["cve", &id, "--clear"]);
+    let osv = ok(&e, &["advisory", &id, "--format", "osv"]);
+    assert!(
+        !osv.contains("CVE-2026-11111") && !osv.contains("10.0.0"),
+        "{osv}"
+    );
+    refused(&e, &["analyze", &id, "--clear", "severity"], "--clear");
+    let shown: serde_json::Value = serde_json::from_str(&ok(&e, &["show", &id, "--json"])).unwrap();
+    let trail = shown["events"].to_string();
+    assert!(
+        trail.contains("was: CVE-2026-11111") && trail.contains("was: 10.0.0"),
+        "{trail}"
+    );
+}

@@ -173,12 +173,23 @@ pub enum Command {
         /// The advisory's summary sentence (else one is built).
         #[arg(long)]
         summary: Option<String>,
+        /// Remove a value recorded by mistake: affected, introduced, fixed,
+        /// fix-commit (of the package), details or summary (of the case).
+        #[arg(
+            long,
+            value_name = "FIELD",
+            conflicts_with_all = ["affected", "introduced", "fixed", "fix_commit", "user_impact", "details", "summary"]
+        )]
+        clear: Vec<String>,
     },
-    /// Record the CVE id assigned to the case.
+    /// Record the CVE id assigned to the case (or --clear a wrong one).
     Cve {
         id: String,
         /// CVE-YYYY-NNNN.
-        cve: String,
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        cve: Option<String>,
+        #[arg(long)]
+        clear: bool,
     },
     /// Record the reporter's consent to be credited (and the name to use).
     /// Mail never overrides what you record here.

@@ -244,6 +244,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             version,
         } => advisory::released(&cfg, &id, package, version),
         Command::Analyze {
+            id, package, clear, ..
+        } if !clear.is_empty() => advisory::clear(&cfg, &id, package.as_deref(), &clear),
+        Command::Analyze {
             id,
             package,
             affected,
@@ -254,6 +257,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             workaround,
             details,
             summary,
+            clear: _,
         } => advisory::analyze(
             &cfg,
             &id,
@@ -268,7 +272,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             details,
             summary,
         ),
-        Command::Cve { id, cve } => advisory::cve(&cfg, &id, &cve),
+        Command::Cve { id, cve, clear } => match cve {
+            Some(cve) if !clear => advisory::cve(&cfg, &id, &cve),
+            _ => advisory::clear(&cfg, &id, None, &["cve".to_string()]),
+        },
         Command::Credit {
             id,
             consent,

@@ -55,6 +55,102 @@ pub struct PackageChange {
     pub fix_commit: Option<String>,
 }
 
+/// A value the lead may remove (recorded by mistake).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clearable {
+    Affected,
+    Introduced,
+    Fixed,
+    FixCommit,
+    Details,
+    Summary,
+    Cve,
+}
+
+impl Clearable {
+    pub fn parse(s: &str) -> Option<Clearable> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "affected" => Clearable::Affected,
+            "introduced" => Clearable::Introduced,
+            "fixed" => Clearable::Fixed,
+            "fix-commit" | "fix_commit" => Clearable::FixCommit,
+            "details" => Clearable::Details,
+            "summary" => Clearable::Summary,
+            "cve" => Clearable::Cve,
+            _ => return None,
+        })
+    }
+
+    /// Whether it belongs to a package (else to the case's advisory).
+    pub fn per_package(self) -> bool {
+        matches!(
+            self,
+            Clearable::Affected | Clearable::Introduced | Clearable::Fixed | Clearable::FixCommit
+        )
+    }
+
+    /// Its column; from this closed list only, never from input.
+    fn column(self) -> &'static str {
+        match self {
+            Clearable::Affected => "affected",
+            Clearable::Introduced => "introduced",
+            Clearable::Fixed => "fixed",
+            Clearable::FixCommit => "fix_commit",
+            Clearable::Details => "details",
+            Clearable::Summary => "summary",
+            Clearable::Cve => "cve_id",
+        }
+    }
+}
+
+/// Removes `field` (of `package`, when it is a package's), keeping what it
+/// held in the trail. Returns whether there was anything to remove.
+pub fn clear(
+    tx: &Transaction<'_>,
+    case: &str,
+    package: Option<&str>,
+    field: Clearable,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let col = field.column();
+    let (table, key_sql, key) = match (field.per_package(), package) {
+        (true, Some(p)) => ("case_packages", "case_id = ?1 AND package = ?2", p),
+        (true, None) => anyhow::bail!("{col} is a package's: name the package"),
+        (false, _) => ("case_advisories", "case_id = ?1 AND ?2 = ?2", ""),
+    };
+    let old: Option<String> = tx
+        .query_row(
+            &format!("SELECT {col} FROM {table} WHERE {key_sql}"),
+            params![case, key],
+            |r| r.get(0),
+        )
+        .optional()
+        .with_context(|| format!("reading {col} of {case}"))?
+        .flatten();
+    let Some(old) = old else {
+        return Ok(false);
+    };
+    tx.execute(
+        &format!("UPDATE {table} SET {col} = NULL WHERE {key_sql}"),
+        params![case, key],
+    )
+    .with_context(|| format!("clearing {col} of {case}"))?;
+    let whose = package
+        .filter(|_| field.per_package())
+        .map(|p| format!("{p}: "))
+        .unwrap_or_default();
+    record_event(
+        tx,
+        Some(case),
+        now,
+        "advisory_changed",
+        actor,
+        &format!("{whose}{col} removed (was: {old})"),
+    )?;
+    Ok(true)
+}
+
 /// Drops the edited draft of `case`: drafts are generated again from the
 /// case. The dropped text stays in the trail.
 pub fn reset_draft(

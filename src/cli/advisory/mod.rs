@@ -131,6 +131,49 @@ pub fn reset_draft(cfg: &Config, id: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `analyze ID [--package P] --clear FIELD…`, `cve ID --clear`: values
+/// recorded by mistake removed (the trail keeps them).
+pub fn clear(cfg: &Config, id: &str, package: Option<&str>, fields: &[String]) -> Result<ExitCode> {
+    use crate::store::advisories::Clearable;
+    let fields = fields
+        .iter()
+        .map(|f| {
+            Clearable::parse(f).ok_or_else(|| {
+                usage(format!(
+                    "--clear {f:?}: expected affected, introduced, fixed, fix-commit, details or \
+                     summary"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut store = open_store(cfg)?;
+    let case = require_case(cfg, &store, id)?;
+    let package = if fields.iter().any(|f| f.per_package()) {
+        let p = versions::package_for(cfg, &store, &case.id, package)?;
+        Some(
+            p.map(|p| p.id.clone())
+                .ok_or_else(|| usage("the config lists no package"))?,
+        )
+    } else {
+        None
+    };
+    let (who, now) = (actor(), Utc::now());
+    let cleared = store.write(|tx| {
+        let mut n = 0;
+        for f in &fields {
+            if crate::store::advisories::clear(tx, &case.id, package.as_deref(), *f, &who, now)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    })?;
+    println!(
+        "{}: {cleared} value(s) removed (the trail keeps them)",
+        case.id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `secdesk cve ID CVE-YYYY-NNNN`.
 pub fn cve(cfg: &Config, id: &str, cve: &str) -> Result<ExitCode> {
     let cve = check_cve(cve).map_err(usage)?;
