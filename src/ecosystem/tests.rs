@@ -1,7 +1,7 @@
 //! Tests of src/ecosystem.rs.
 
 use super::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use Ecosystem as E;
 
