@@ -89,6 +89,18 @@ fn refused(e: &Env, args: &[&str], needle: &str) {
     assert!(err.contains(needle), "{needle:?} in {err}");
 }
 
+/// `advisory ID --edit` with an "editor" that runs `command` on the file.
+fn edit_with(e: &Env, id: &str, command: &str) -> Output {
+    let script = e.dir.path().join("edit.sh");
+    std::fs::write(&script, format!("#!/bin/sh\n{command}\n")).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    run(
+        e,
+        &["advisory", id, "--edit"],
+        Some(&script.display().to_string()),
+    )
+}
+
 /// A filed report, triaged for the desktop app and the CLI.
 fn case(e: &Env) -> String {
     let report = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/01-report-complete.eml");
@@ -230,21 +242,10 @@ fn an_edited_draft_is_kept_and_used_from_then_on() {
         "{before}"
     );
     // The "editor" rewrites the Details section's placeholder.
-    let script = e.dir.path().join("edit.sh");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\nsed -i 's/^(TODO: the root cause.*$/The parser trusts __proto__./' \"$1\"\n",
-    )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&script)
-        .status()
-        .unwrap();
-    let o = run(
+    let o = edit_with(
         &e,
-        &["advisory", &id, "--edit"],
-        Some(&script.display().to_string()),
+        &id,
+        "sed -i 's/^(TODO: the root cause.*$/The parser trusts __proto__./' \"$1\"",
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let after = ok(&e, &["advisory", &id]);
@@ -415,22 +416,7 @@ fn a_withdrawn_credit_leaves_github() {
         "{stored}"
     );
     // An edit that names the reporter anyway stays home.
-    let script = e.dir.path().join("edit.sh");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\necho 'Thanks to Sam Finder.' >> \"$1\"\n",
-    )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&script)
-        .status()
-        .unwrap();
-    let o = run(
-        &e,
-        &["advisory", &id, "--edit"],
-        Some(&script.display().to_string()),
-    );
+    let o = edit_with(&e, &id, "echo 'Thanks to Sam Finder.' >> \"$1\"");
     assert!(o.status.success());
     let o = run(&e, &["advisory", &id, "--publish", "github"], None);
     let err = String::from_utf8_lossy(&o.stderr).to_string();

@@ -36,15 +36,7 @@ pub fn triage_extras(cfg: &Config, id: &str, packages: &[String], cwes: &[String
     if packages.is_empty() && cwes.is_empty() {
         return Ok(());
     }
-    for p in packages {
-        cfg.project
-            .package(Some(p))
-            .map_err(|e| usage(format!("--package: {e}")))?;
-    }
-    let cwes = cwes
-        .iter()
-        .map(|c| check_cwe(c).map_err(|e| usage(format!("--cwe: {e}"))))
-        .collect::<Result<Vec<_>>>()?;
+    let cwes = check_triage_extras(cfg, packages, cwes)?;
     let mut store = open_store(cfg)?;
     let case = require_case(cfg, &store, id)?;
     let (who, now) = (actor(), Utc::now());
@@ -298,16 +290,20 @@ pub fn edit(cfg: &Config, id: &str) -> Result<ExitCode> {
 }
 
 /// Checks `--package` and `--cwe` before anything is recorded.
-pub fn check_triage_extras(cfg: &Config, packages: &[String], cwes: &[String]) -> Result<()> {
+/// Returns the CWE ids in their canonical form.
+pub fn check_triage_extras(
+    cfg: &Config,
+    packages: &[String],
+    cwes: &[String],
+) -> Result<Vec<String>> {
     for p in packages {
         cfg.project
             .package(Some(p))
             .map_err(|e| usage(format!("--package: {e}")))?;
     }
-    for c in cwes {
-        check_cwe(c).map_err(|e| usage(format!("--cwe: {e}")))?;
-    }
-    Ok(())
+    cwes.iter()
+        .map(|c| check_cwe(c).map_err(|e| usage(format!("--cwe: {e}"))))
+        .collect()
 }
 
 /// `secdesk analyze`: versions for a package (checked for its ecosystem),
